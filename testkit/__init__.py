@@ -1,0 +1,1 @@
+"""Shared helpers for tests and smoke scripts (local server, CLI subprocess runner, smoke harness)."""

@@ -1,0 +1,61 @@
+"""Atomic JSON files: write to a temp file, fsync, rename; load strictly, never default silently."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from errors import DataFormatError
+
+
+def dump_json_text(data: Any) -> str:
+    """The one JSON style of every file we write: UTF-8 kept as is, indented."""
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never a torn one."""
+    write_bytes_atomic(path, dump_json_text(data).encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_json_strict(path: Path) -> Any:
+    """Load a JSON file; a file that does not parse raises DataFormatError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"{path} is not valid JSON ({exc}); refusing to overwrite it") from exc

@@ -1,0 +1,12 @@
+"""Size-adaptive media timeout (contract section 10.4)."""
+from __future__ import annotations
+
+TIMEOUT_CAP_SEC = 3600.0
+SECONDS_PER_MB = 60.0
+
+
+def media_timeout(base: float, known_size: int | None) -> float:
+    """`base + known_size_mb * 60`, capped at 3600 s; unknown size → `base` unchanged."""
+    if known_size is None or known_size < 0:
+        return base
+    return min(base + known_size / (1024 * 1024) * SECONDS_PER_MB, TIMEOUT_CAP_SEC)

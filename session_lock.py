@@ -1,0 +1,257 @@
+"""Inter-process lock on a Telethon session file: one process per session at a time.
+
+The lock is an OS lock (`flock` on POSIX, `msvcrt.locking` on Windows) held on
+`<real session file>.lock`; the kernel frees it when the holder dies, so a lock
+file left behind by a crash never blocks (the PID inside is for people only).
+After taking the OS lock we check that the path still names the inode we locked,
+which closes the race with a releasing holder that unlinks the file.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import errors
+
+SESSION_EXTENSION = ".session"  # Telethon appends it unless the name already ends with it
+LOCK_SUFFIX = ".lock"
+BUSY_MESSAGE = "session is locked by another process (use another --session-file or wait)"
+POLL_INTERVAL = 0.2  # seconds between attempts while waiting (--lock-wait)
+_OWNER_MAX_BYTES = 64 * 1024
+_OPEN_FLAGS = (
+    os.O_RDWR
+    | os.O_CREAT
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOINHERIT", 0)
+)
+
+if sys.platform == "win32":  # pragma: no cover - not exercised on the Linux CI
+    import msvcrt
+
+    _WIN_LOCK_OFFSET = 1 << 30  # lock a byte far past the owner JSON so it stays readable
+
+    def _try_os_lock(fd: int) -> bool:
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _os_unlock(fd: int) -> None:
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_os_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _os_unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def session_db_path(session_file: str | os.PathLike[str]) -> Path:
+    """The SQLite file Telethon opens for `session_file`, absolute and resolved through symlinks."""
+    name = os.fspath(session_file)
+    if not name.endswith(SESSION_EXTENSION):
+        name += SESSION_EXTENSION
+    # resolve() follows every symlink that exists; a missing file keeps its name under the resolved folder.
+    return Path(os.path.abspath(name)).resolve()
+
+
+def lock_path_for(session_file: str | os.PathLike[str]) -> Path:
+    """The lock file beside the real session file: `<name>.session.lock`."""
+    db = session_db_path(session_file)
+    return db.with_name(db.name + LOCK_SUFFIX)
+
+
+def _owner_pid(owner: dict[str, Any]) -> int | None:
+    pid = owner.get("pid")
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) else None
+
+
+class SessionLockBusy(errors.SessionLockedError):
+    """Another process holds the session lock; `owner` is what its lock file says."""
+
+    def __init__(self, lock_path: Path, owner: dict[str, Any]) -> None:
+        self.owner = owner
+        self.owner_pid = _owner_pid(owner)
+        self.lock_path = lock_path
+        super().__init__(BUSY_MESSAGE, lock_path=str(lock_path), owner_pid=self.owner_pid)
+
+
+def _read_owner(fd: int) -> dict[str, Any]:
+    """Parse the owner JSON of an open lock file; {} when empty or unreadable."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = os.read(fd, _OWNER_MAX_BYTES)
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_owner_settled(fd: int, attempts: int = 5) -> dict[str, Any]:
+    """Read the owner, giving a holder that has just locked a moment to write its JSON."""
+    owner = _read_owner(fd)
+    for _ in range(attempts - 1):
+        if owner:
+            break
+        time.sleep(0.01)
+        owner = _read_owner(fd)
+    return owner
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True when `path` still names the file open as `fd` (not unlinked or replaced)."""
+    try:
+        on_disk = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (on_disk.st_dev, on_disk.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+class SessionLock:
+    """Exclusive inter-process lock keyed on the real `.session` file of `session_file`."""
+
+    def __init__(
+        self,
+        session_file: str | os.PathLike[str],
+        *,
+        command: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.session_path = session_db_path(session_file)
+        self.lock_path = self.session_path.with_name(self.session_path.name + LOCK_SUFFIX)
+        self.command = command
+        self._clock = clock
+        self._sleep = sleep
+        self._poll_interval = poll_interval
+        self._fd: int | None = None
+        self._owner_pid: int | None = None  # pid that acquired; a forked child must not unlink
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock or raise `SessionLockBusy`; with `wait` > 0 retry until that many seconds pass."""
+        if self._fd is not None:
+            raise RuntimeError(f"session lock already held: {self.lock_path}")
+        deadline = self._clock() + max(wait, 0.0)
+        while True:
+            owner = self._try_acquire()
+            if owner is None:
+                return
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise SessionLockBusy(self.lock_path, owner)
+            self._sleep(min(self._poll_interval, remaining))
+
+    def _open_lock_file(self) -> int:
+        try:
+            return os.open(self.lock_path, _OPEN_FLAGS, 0o644)
+        except FileNotFoundError as exc:
+            raise errors.ConfigError(f"session folder does not exist: {self.lock_path.parent}") from exc
+        except OSError as exc:  # read-only folder, foreign owner, a symlink or folder in the way
+            raise errors.ConfigError(f"cannot open session lock file {self.lock_path}: {exc.strerror}") from exc
+
+    def _try_acquire(self) -> dict[str, Any] | None:
+        """One non-blocking attempt: None when acquired, else the current owner's info."""
+        while True:
+            fd = self._open_lock_file()
+            try:
+                if not _try_os_lock(fd):
+                    owner = _read_owner_settled(fd)
+                    os.close(fd)
+                    return owner
+                if sys.platform != "win32" and not _same_file(fd, self.lock_path):
+                    os.close(fd)  # the holder unlinked it after our open: lock the new file instead
+                    continue
+                self._write_owner(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            self._owner_pid = os.getpid()
+            return None
+
+    def _write_owner(self, fd: int) -> None:
+        owner = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": self.command,
+            "session": self.session_path.name,
+        }
+        data = (json.dumps(owner, ensure_ascii=False) + "\n").encode("utf-8")
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+
+    def release(self) -> None:
+        """Remove the lock file and drop the OS lock; a no-op when not held."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        mine = self._owner_pid == os.getpid()
+        try:
+            if sys.platform == "win32":  # pragma: no cover - an open file cannot be unlinked there
+                _os_unlock(fd)
+                os.close(fd)
+                fd = None
+                if mine:
+                    _unlink_quietly(self.lock_path)
+            elif mine and _same_file(fd, self.lock_path):
+                # Unlink while still locked: a waiter that opened this inode re-checks and retries.
+                _unlink_quietly(self.lock_path)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def __enter__(self) -> SessionLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        os.unlink(path)
+
+
+def _sigterm_handler(signum: int, frame: Any) -> None:
+    """Treat SIGTERM like Ctrl+C: asyncio's SIGINT handler cancels the main task, else KeyboardInterrupt."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM terminates at once
+    on_sigint = signal.getsignal(signal.SIGINT)
+    if callable(on_sigint):
+        on_sigint(signal.SIGINT, frame)
+        return
+    raise KeyboardInterrupt
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl+C so `finally` blocks run and the lock is released (exit 130)."""
+    signal.signal(signal.SIGTERM, _sigterm_handler)

@@ -1,0 +1,221 @@
+"""`TelegramParser`: the contract's Python API (connect, sign-in, channels, resolve, parse)."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telethon import TelegramClient, types, utils
+from telethon.errors import FloodError
+
+from errors import RATE_LIMIT, ConfigError, RateLimitError
+from tgexport import config, session_db
+from tgexport.applog import current_run_id, log_error, new_run_id
+from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
+from tgexport.channel_ref import parse_channel_ref
+from tgexport.config import Credentials
+from tgexport.connect_retry import retry_locked_database
+from tgexport.resolver import channel_username, resolve_channel
+
+log = logging.getLogger("telegram_parser")
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+DEFAULT_MAX_FLOOD_WAIT = 300
+
+
+def session_path(session_file: str | Path) -> Path:
+    """The SQLite file Telethon opens for `session_file` (`.session` appended unless present)."""
+    name = str(session_file)
+    return Path(name if name.endswith(".session") else name + ".session")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_local_session(path: Path) -> None:
+    """ConfigError unless `path` is an existing session whose server address is loopback."""
+    if not path.is_file():
+        raise ConfigError(f"session file {path} does not exist (TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("select server_address from sessions").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            raise
+        raise ConfigError(f"session file {path} is not a Telethon session: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"session file {path} is not a Telethon session: {exc}") from exc
+    address = row[0] if row else None
+    if not address or not _is_loopback(str(address)):
+        raise ConfigError(
+            f"session file {path} does not point at a loopback server "
+            "(TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set); refusing to connect"
+        )
+
+
+class TelegramParser:
+    """Telegram channel parser bound to one session file."""
+
+    def __init__(
+        self,
+        api_id: int,
+        api_hash: str,
+        session_file: str = config.DEFAULT_SESSION,
+        auth_state_dir: str | Path | None = None,
+        *,
+        credentials: Credentials | None = None,
+        auth_io: AuthIO | None = None,
+        max_flood_wait: float = DEFAULT_MAX_FLOOD_WAIT,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.api_id = int(api_id)
+        self._api_hash = api_hash
+        self.session_file = session_file
+        self.auth_state_dir = Path(auth_state_dir) if auth_state_dir else config.log_dir()
+        self._credentials = credentials
+        self._auth_io = auth_io
+        self.max_flood_wait = max_flood_wait
+        self._sleep = sleep
+        self.client: TelegramClient | None = None
+
+    def __repr__(self) -> str:
+        return f"TelegramParser(api_id={self.api_id}, session_file={self.session_file!r})"
+
+    @property
+    def auth_state_path(self) -> Path:
+        """Where the two-run sign-in keeps `{created_at, phone, phone_code_hash}`."""
+        return self.auth_state_dir / AUTH_STATE_FILE
+
+    async def _open_and_connect(self) -> TelegramClient:
+        """Build the client on the session file and connect; close everything on failure."""
+        session = session_db.open_session(str(self.session_file))
+        client = TelegramClient(
+            session, self.api_id, self._api_hash, flood_sleep_threshold=0, receive_updates=False
+        )
+        try:
+            await client.connect()
+        except BaseException:
+            await _quiet_disconnect(client)
+            session_db.discard_session(session)
+            raise
+        return client
+
+    async def connect(self) -> None:
+        """Open the session (retrying a locked database), connect, and sign in if needed."""
+        if config.require_local_server():
+            ensure_local_session(session_path(self.session_file))
+        self.client = await retry_locked_database(self._open_and_connect, logger=log)
+        log.info("connected")
+        creds = self._credentials or Credentials.from_env()
+        await ensure_authorized(self.client, creds, self.auth_state_path, self._auth_io)
+
+    async def disconnect(self) -> None:
+        """Disconnect and close the session (safe to call twice)."""
+        client, self.client = self.client, None
+        if client is not None:
+            await _quiet_disconnect(client)
+
+    def _require_client(self) -> TelegramClient:
+        if self.client is None:
+            raise RuntimeError("TelegramParser.connect() must be awaited first")
+        return self.client
+
+    async def _with_flood_wait(self, make_call: Callable[[], Awaitable[T]], what: str) -> T:
+        """Await `make_call()`, sleeping through FloodWaits up to `max_flood_wait` seconds."""
+        while True:
+            try:
+                return await make_call()
+            except FloodError as exc:
+                seconds = int(getattr(exc, "seconds", 0) or 0)
+                if seconds > self.max_flood_wait:
+                    raise RateLimitError(
+                        f"Telegram asked to wait {seconds} s for {what}, more than --max-flood-wait "
+                        f"{self.max_flood_wait:g} s; retry later", retry_after=seconds) from exc
+                log_error(log, f"flood wait {seconds} s for {what}; waiting", RATE_LIMIT, logging.WARNING)
+                await self._sleep(seconds)
+
+    async def get_available_channels(self) -> list[dict[str, Any]]:
+        """Every channel among the account's dialogs: `{id (marked), username, title}`."""
+        client = self._require_client()
+
+        async def collect() -> list[dict[str, Any]]:
+            found: dict[int, dict[str, Any]] = {}
+            async for dialog in client.iter_dialogs():
+                entity = dialog.entity
+                if isinstance(entity, types.Channel):
+                    marked = utils.get_peer_id(entity)
+                    found[marked] = {"id": marked, "username": channel_username(entity), "title": entity.title}
+            return list(found.values())
+
+        return await self._with_flood_wait(collect, "the dialog list")
+
+    async def resolve(self, channel_identifier: str) -> types.Channel:
+        """Resolve a `--channel` value to a Telethon `Channel` (session cache first)."""
+        client = self._require_client()
+        return await self._with_flood_wait(lambda: resolve_channel(client, channel_identifier), "resolving")
+
+    async def get_channel_info(self, channel_identifier: str) -> dict[str, Any]:
+        """`{id (bare), username, title}` plus `post_id` when the identifier links a post."""
+        ref = parse_channel_ref(channel_identifier)
+        client = self._require_client()
+        entity = await self._with_flood_wait(lambda: resolve_channel(client, ref), "resolving")
+        info: dict[str, Any] = {"id": entity.id, "username": channel_username(entity), "title": entity.title}
+        if ref.post_id is not None:
+            info["post_id"] = ref.post_id
+        return info
+
+    async def parse_channel(
+        self,
+        channel_identifier: str,
+        output_dir: str | Path,
+        mode: str = "safe",
+        date_from: str | None = None,
+        date_to: str | None = None,
+        keyword_filter: list[str] | str | None = None,
+        max_media_size_mb: float | None = None,
+        dry_run: bool = False,
+        zip_output: bool = False,
+        cleanup_temp: bool = True,
+        run_id: str | None = None,
+        max_flood_wait: float | None = None,
+    ) -> dict[str, Any]:
+        """Export the channel (delegates to `tgexport.parse_run.run_parse`); returns the `parse` JSON."""
+        from tgexport.parse_run import ParseOptions, run_parse
+
+        if isinstance(keyword_filter, str):
+            keyword_filter = keyword_filter.split()
+        options = ParseOptions.build(
+            channel=channel_identifier,
+            output_dir=output_dir,
+            mode=mode,
+            date_from=date_from,
+            date_to=date_to,
+            keyword_filter=keyword_filter,
+            max_media_size_mb=max_media_size_mb,
+            dry_run=dry_run,
+            zip_output=zip_output,
+            cleanup_temp=cleanup_temp,
+            max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
+        )
+        return await run_parse(self._require_client(), options, run_id or current_run_id() or new_run_id())
+
+
+async def _quiet_disconnect(client: TelegramClient) -> None:
+    """Disconnect, ignoring errors of a half-open client."""
+    try:
+        await client.disconnect()
+    except Exception as exc:  # noqa: BLE001 - best effort on the way out
+        log.debug("disconnect failed: %s", exc)

@@ -1,0 +1,214 @@
+"""CLI: `python telegram_parser_skill.py channels|resolve|parse [options]` (contract sections 1-9)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from telethon import errors as tl_errors
+
+import errors
+import session_lock
+from errors import ConfigError, ParserError
+from telegram_parser import DEFAULT_MAX_FLOOD_WAIT, TelegramParser
+from tgexport import config
+from tgexport.applog import log_error, new_run_id, setup_app_logging
+from tgexport.channel_ref import parse_channel_ref
+from tgexport.parse_options import ParseOptions, parse_non_negative
+
+log = logging.getLogger("telegram_parser_skill")
+COMMANDS = ("channels", "resolve", "parse")
+
+
+class ContractArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors become one `Error:` line, CONFIG_ERROR and exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see --help)")
+
+
+def build_parser() -> ContractArgumentParser:
+    """Every option of the contract plus --max-flood-wait and --lock-wait."""
+    p = ContractArgumentParser(
+        prog="telegram_parser_skill.py",
+        description="Export Telegram channels to JSON + media (channels | resolve | parse).",
+    )
+    p.add_argument("command", choices=COMMANDS, help="what to do")
+    p.add_argument("--channel", help="link (https://t.me/name[/post]), @name, name, numeric or -100… id")
+    p.add_argument("--mode", choices=("safe", "normal"), default="safe", help="pacing preset (default safe)")
+    p.add_argument("--date-from", help="keep messages on or after this UTC day (YYYY-MM-DD)")
+    p.add_argument("--date-to", help="keep messages on or before this UTC day (YYYY-MM-DD)")
+    p.add_argument("--keyword-filter", nargs="+", metavar="WORD", help="keep messages containing any word")
+    p.add_argument("--max-media-size", metavar="MB", help="skip media larger than this many MB")
+    p.add_argument("--dry-run", action="store_true", help="estimate only; writes summary.json and logs")
+    p.add_argument("--zip", action="store_true", help="pack the export directory into <export_dir>.zip")
+    p.add_argument("--output-dir", default=None,
+                   help=f"root folder for exports (default $TELEGRAM_PARSER_OUTPUT_DIR or {config.DEFAULT_OUTPUT_DIR})")
+    p.add_argument("--session-file", default=config.DEFAULT_SESSION,
+                   help="Telethon session name; the file is NAME.session (default telegram_session)")
+    p.add_argument("--no-cleanup-temp", action="store_true", help="keep the temporary download folder")
+    p.add_argument("--max-flood-wait", metavar="SECONDS", default=str(DEFAULT_MAX_FLOOD_WAIT),
+                   help="longest FloodWait to sit out; longer ones stop the run with RATE_LIMIT (default 300)")
+    p.add_argument("--lock-wait", metavar="SECONDS", default="0",
+                   help="wait this long for another process holding the session (default 0: fail at once)")
+    return p
+
+
+def _check_output_dir(raw: str) -> None:
+    """ConfigError unless `raw` is (or can be created as) a writable directory; creates nothing."""
+    path = Path(raw).expanduser().absolute()
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--output-dir {raw}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--output-dir {raw}: {probe} is not writable")
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Check every argument before anything touches the session or the disk; ConfigError if bad."""
+    args.lock_wait = parse_non_negative(args.lock_wait, "--lock-wait") or 0.0
+    flood = parse_non_negative(args.max_flood_wait, "--max-flood-wait")
+    args.max_flood_wait = DEFAULT_MAX_FLOOD_WAIT if flood is None else flood
+    if not str(args.session_file or "").strip():
+        raise ConfigError("--session-file must not be empty")
+    if args.command == "channels":
+        return
+    if not (args.channel or "").strip():
+        raise ConfigError(f"--channel is required for {args.command}")
+    parse_channel_ref(args.channel)
+    if args.command == "parse":
+        args.output_dir = args.output_dir or config.default_output_dir()
+        args.options = ParseOptions.build(
+            channel=args.channel, output_dir=args.output_dir, mode=args.mode,
+            date_from=args.date_from, date_to=args.date_to, keyword_filter=args.keyword_filter,
+            max_media_size_mb=args.max_media_size, dry_run=args.dry_run, zip_output=args.zip,
+            cleanup_temp=not args.no_cleanup_temp, max_flood_wait=args.max_flood_wait,
+        )
+        _check_output_dir(args.output_dir)
+
+
+async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str) -> Any:
+    """Connect, sign in, run one command, disconnect; returns what goes to stdout as JSON."""
+    parser = TelegramParser(
+        cfg.api_id, cfg.api_hash, args.session_file, auth_state_dir=cfg.log_dir,
+        credentials=cfg.credentials, max_flood_wait=args.max_flood_wait,
+    )
+    try:
+        await parser.connect()
+        if args.command == "channels":
+            return await parser.get_available_channels()
+        if args.command == "resolve":
+            return await parser.get_channel_info(args.channel)
+        opts: ParseOptions = args.options
+        return await parser.parse_channel(
+            args.channel, opts.output_dir, mode=opts.mode, date_from=args.date_from, date_to=args.date_to,
+            keyword_filter=list(opts.keywords) or None, max_media_size_mb=opts.max_media_size_mb,
+            dry_run=opts.dry_run, zip_output=opts.zip_output, cleanup_temp=opts.cleanup_temp,
+            run_id=run_id, max_flood_wait=opts.max_flood_wait,
+        )
+    finally:
+        await parser.disconnect()
+
+
+def as_parser_error(exc: Exception) -> ParserError:
+    """Map an unexpected exception to a contract error (code + one readable message)."""
+    if isinstance(exc, ParserError):
+        return exc
+    if isinstance(exc, tl_errors.FloodError):
+        seconds = int(getattr(exc, "seconds", 0) or 0)
+        return errors.RateLimitError(f"Telegram asked to wait {seconds} s; retry later", retry_after=seconds)
+    if isinstance(exc, tl_errors.UnauthorizedError | tl_errors.AuthKeyError):
+        return errors.AuthError(f"the session is no longer authorised ({exc}); sign in again")
+    if isinstance(exc, tl_errors.RPCError):
+        return errors.ExternalApiError(f"Telegram API error: {exc}")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return errors.SessionLockedError(f"session database is locked: {exc}")
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | asyncio.TimeoutError):
+        return errors.NetworkError(f"network error: {exc or type(exc).__name__}")
+    return errors.ExternalApiError(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def fail(exc: ParserError, cause: BaseException | None = None) -> int:
+    """Log the error with its code (and `cause`'s traceback), print one `Error:` line, return the exit code."""
+    if isinstance(exc, session_lock.SessionLockBusy):
+        message = f"session {exc.lock_path} is locked by PID {exc.owner_pid}"
+    else:
+        message = _one_line(exc.message)
+    log.error(message, exc_info=cause, extra={"error_code": exc.code})
+    print(f"Error: {_one_line(exc.message)}", file=sys.stderr, flush=True)
+    return exc.exit_code
+
+
+def _utf8_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8")
+
+
+def emit(result: Any) -> None:
+    """Print the command's result as UTF-8 JSON on stdout."""
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _exit_code(command: str, result: Any) -> int:
+    if command == "parse" and isinstance(result, dict) and result.get("partial_failure"):
+        log_error(log, "parse finished with media errors (partial failure)", errors.PARTIAL_FAILURE, logging.WARNING)
+        return errors.EXIT_PARTIAL
+    return errors.EXIT_OK
+
+
+def _run(argv: list[str] | None, run_id: str) -> int:
+    args = build_parser().parse_args(argv)
+    validate_args(args)
+    cfg = config.load_config()
+    log.info("command %s started (session %s)", args.command, args.session_file)
+    lock = session_lock.SessionLock(args.session_file, command=args.command)
+    lock.acquire(wait=args.lock_wait)
+    try:
+        result = asyncio.run(run_command(args, cfg, run_id))
+    finally:
+        lock.release()
+    emit(result)
+    code = _exit_code(args.command, result)
+    log.info("command %s finished, exit %d", args.command, code)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0, 1, 2 or 130)."""
+    _utf8_stdio()
+    run_id = new_run_id()
+    config.load_env_file()
+    setup_app_logging(config.log_dir(), run_id)
+    session_lock.raise_on_sigterm()
+    try:
+        return _run(argv, run_id)
+    except KeyboardInterrupt:
+        log.warning("interrupted by a signal (Ctrl+C or SIGTERM); exit 130")
+        print("Error: interrupted", file=sys.stderr, flush=True)
+        return errors.EXIT_INTERRUPTED
+    except ParserError as exc:
+        return fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one Error line and exit 1
+        return fail(as_parser_error(exc), exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

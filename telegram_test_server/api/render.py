@@ -1,0 +1,125 @@
+"""MessageSpec → Message / MessageService TL objects (cached per channel), plus chats lists."""
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+from telethon.tl import types
+
+from telegram_test_server import media
+from telegram_test_server.api.common import channel_tl, foreign_channel_tl, utc
+from telegram_test_server.scenario import MessageSpec
+from telegram_test_server.world import ChannelState, World
+
+_WORDS = ("alpha", "beta", "gamma", "delta", "telegram", "channel", "post", "news", "update", "report",
+          "photo", "video", "hello", "world", "test", "data", "paging", "server", "Привет", "мир", "✓", "🙂")
+
+
+@lru_cache(maxsize=8)
+def _corpus(seed: int) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_WORDS) for _ in range(20000))
+
+
+def generated_text(seed: int, channel_id: int, message_id: int, length: int) -> str:
+    """Deterministic pseudo-words of exactly `length` characters (a slice of a seeded corpus)."""
+    head = f"#{message_id} "
+    corpus = _corpus(seed)
+    need = max(0, length - len(head))
+    start = (channel_id * 7919 + message_id * 104729) % max(1, len(corpus) - need)
+    return (head + corpus[start:start + need])[:length]
+
+
+def _fwd_header(fwd: dict) -> types.MessageFwdHeader:
+    from_channel = fwd.get("from_channel")
+    return types.MessageFwdHeader(
+        date=utc(fwd["date"]), from_name=fwd.get("from_name"),
+        from_id=types.PeerChannel(from_channel) if from_channel else None,
+        channel_post=fwd.get("channel_post"), post_author=fwd.get("post_author"),
+    )
+
+
+def _poll(poll: dict, mid: int) -> types.MessageMediaPoll:
+    answers = [types.PollAnswer(text=types.TextWithEntities(text=a, entities=[]), option=bytes([i]))
+               for i, a in enumerate(poll["answers"])]
+    question = types.TextWithEntities(text=poll["question"], entities=[])
+    results = types.PollResults(
+        results=[types.PollAnswerVoters(option=bytes([i]), voters=v, recent_voters=[]) for i, v in enumerate(poll["voters"])],
+        total_voters=sum(poll["voters"]))
+    return types.MessageMediaPoll(
+        poll=types.Poll(id=mid, question=question, answers=answers, hash=0, closed=poll["closed"] or None,
+                        quiz=poll["quiz"] or None, multiple_choice=poll["multiple_choice"] or None),
+        results=results)
+
+
+def _action(service: dict, state: ChannelState):
+    kind = service["action"]
+    if kind == "pin":
+        return types.MessageActionPinMessage()
+    if kind == "channel_create":
+        return types.MessageActionChannelCreate(title=service.get("title", state.spec.title))
+    if kind == "edit_title":
+        return types.MessageActionChatEditTitle(title=service.get("title", state.spec.title))
+    return types.MessageActionChatDeletePhoto()
+
+
+def _reply(msg_id: int | None) -> types.MessageReplyHeader | None:
+    return types.MessageReplyHeader(reply_to_msg_id=msg_id) if msg_id else None
+
+
+def _service(world: World, state: ChannelState, msg: MessageSpec) -> types.MessageService:
+    return types.MessageService(
+        id=msg.id, peer_id=types.PeerChannel(state.id), date=utc(msg.date), post=True,
+        reply_to=_reply(msg.service.get("reply_to")), action=_action(msg.service, state))
+
+
+def _media(world: World, state: ChannelState, msg: MessageSpec):
+    mid = media.media_id(state.id, msg.id)
+    if msg.poll is not None:
+        return _poll(msg.poll, mid)
+    if msg.media is None:
+        return None
+    version = world.ref_version(state.id, msg.id)
+    return media.message_media(msg.media, mid, world.seed, version, msg.date, world.dc_id)
+
+
+def build_message(world: World, state: ChannelState, msg: MessageSpec):
+    """One message as Telegram sends it in a channel."""
+    if msg.service is not None:
+        return _service(world, state, msg)
+    text = msg.text if msg.text is not None else generated_text(world.seed, state.id, msg.id, msg.text_length)
+    counted = msg.views is not None or msg.forwards is not None  # one TL flag covers both
+    return types.Message(
+        id=msg.id, peer_id=types.PeerChannel(state.id), date=utc(msg.date), message=text,
+        post=not state.spec.megagroup or None, fwd_from=_fwd_header(msg.fwd_from) if msg.fwd_from else None,
+        reply_to=_reply(msg.reply_to), media=_media(world, state, msg), views=(msg.views or 0) if counted else None,
+        forwards=(msg.forwards or 0) if counted else None,
+        edit_date=utc(msg.edit_date) if msg.edit_date else None, post_author=msg.post_author,
+    )
+
+
+def _freeze(obj):
+    """Serialise once: later serialisations of this (never mutated) object reuse the bytes."""
+    data = obj._bytes()
+    obj._bytes = lambda: data
+    return obj
+
+
+def message_tl(world: World, state: ChannelState, msg_id: int):
+    """Cached TL object of an existing message (its serialised form cached too)."""
+    cached = state.tl_cache.get(msg_id)
+    if cached is None:
+        cached = state.tl_cache[msg_id] = _freeze(build_message(world, state, state.messages[msg_id]))
+    return cached
+
+
+def chats_for(world: World, state: ChannelState, messages: list) -> list:
+    """The channel plus every channel a forward in `messages` comes from."""
+    chats = {state.id: channel_tl(state)}
+    for msg in messages:
+        fwd = getattr(msg, "fwd_from", None)
+        peer = getattr(fwd, "from_id", None)
+        if isinstance(peer, types.PeerChannel) and peer.channel_id not in chats:
+            other = world.channels.get(peer.channel_id)
+            chats[peer.channel_id] = channel_tl(other) if other else foreign_channel_tl(peer.channel_id)
+    return list(chats.values())

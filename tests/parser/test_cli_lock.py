@@ -1,0 +1,80 @@
+"""The CLI takes the session lock before anything opens the session, for every command."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import session_lock
+from testkit.cli import cli_env, read_app_log, run_cli, start_cli
+from testkit.server import make_session, running_server
+
+BUSY = "Error: session is locked by another process (use another --session-file or wait)\n"
+SCENARIO = {"channels": [{"id": 1888000111, "username": "lock_chan", "title": "Lock", "generate": {"count": 3}}]}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator:
+    with running_server(SCENARIO) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("args", [["channels"], ["resolve", "--channel", "@lock_chan"],
+                                  ["parse", "--channel", "lock_chan", "--output-dir", "out"]])
+def test_busy_session_fails_at_once(server, tmp_path: Path, args: list[str]) -> None:
+    session = make_session(server, tmp_path / "acc.session")
+    content = session.read_bytes()
+    holder = session_lock.SessionLock(tmp_path / "acc", command="test holder")
+    holder.acquire()
+    try:
+        env = cli_env(tmp_path)
+        result = run_cli([*args, "--session-file", "acc"], env, cwd=tmp_path)
+    finally:
+        holder.release()
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == BUSY
+    lines = [ln for ln in read_app_log(env).splitlines() if ln.endswith("error_code=SESSION_LOCKED")]
+    assert len(lines) == 1 and f"locked by PID {os.getpid()}" in lines[0]
+    assert session.read_bytes() == content  # the session database was never opened for writing
+    assert not (tmp_path / "out").exists()
+
+
+def test_lock_is_checked_before_the_session_exists(tmp_path: Path) -> None:
+    """Busy wins over every later check: no session file is needed to see SESSION_LOCKED."""
+    holder = session_lock.SessionLock(tmp_path / "ghost")
+    holder.acquire()
+    try:
+        env = cli_env(tmp_path)
+        result = run_cli(["channels", "--session-file", "ghost", "--lock-wait", "0.3"], env, cwd=tmp_path)
+    finally:
+        holder.release()
+    assert (result.returncode, result.stderr) == (1, BUSY)
+    assert not (tmp_path / "ghost.session").exists()
+
+
+def test_lock_wait_takes_the_lock_when_freed(server, tmp_path: Path) -> None:
+    make_session(server, tmp_path / "acc.session")
+    holder = session_lock.SessionLock(tmp_path / "acc")
+    holder.acquire()
+    env = cli_env(tmp_path)
+    proc = start_cli(["channels", "--session-file", "acc", "--lock-wait", "60"], env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "command channels started" not in read_app_log(env):  # the CLI is now waiting for the lock
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        holder.release()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if holder.held:
+            holder.release()
+    assert proc.returncode == 0, err
+    assert '"lock_chan"' in out
+    assert not (tmp_path / "acc.session.lock").exists()

@@ -1,0 +1,115 @@
+"""In-process `run_parse` with a real Telethon client over TCP to the local server: linear I/O
+(one save per run, time-based checkpoints through an injected clock), sleeps through an injected
+sleep, and the page pause of the mode."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testkit.server import make_session, open_client
+from tgexport import export_store
+from tgexport.parse_options import ParseOptions
+from tgexport.parse_run import CHECKPOINT_SEC, run_parse
+
+CHANNEL_ID = 1234567890
+
+
+def _scenario(count: int, faults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"channels": [{"id": CHANNEL_ID, "username": "test_channel", "title": "Test channel",
+                          "generate": {"count": count, "text_length": 16}}], "faults": faults or []}
+
+
+class Recorder:
+    """Injected sleep and clock: sleeps are recorded, never slept; the clock moves `step` per read."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.sleeps: list[float] = []
+        self.now = 0.0
+        self.step = step
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def clock(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _run(session: Path, options: ParseOptions, rec: Recorder) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with open_client(session, flood_sleep_threshold=60, receive_updates=False) as client:
+            return await run_parse(client, options, "0badc0de", sleep=rec.sleep, clock=rec.clock)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def count_saves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = export_store.ExportStore.save
+
+    def save(self: export_store.ExportStore, now: Any = None) -> None:
+        calls.append(len(self.messages))
+        real(self, now)
+
+    monkeypatch.setattr(export_store.ExportStore, "save", save)
+    return calls
+
+
+def test_one_save_per_run_not_per_page(server_factory: Any, tmp_path: Path, count_saves: list[int],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    server = server_factory(_scenario(1000))
+    session = make_session(server, tmp_path / "s.session")
+    result = _run(session, ParseOptions.build("@test_channel", tmp_path / "out"), Recorder())
+    assert result["summary"]["new_messages"] == 1000 and server.requests.count("messages.getHistory") == 11
+    assert count_saves == [1000]
+    assert json.loads(Path(result["state_json"]).read_text("utf-8"))["last_message_id"] == 1000
+
+
+def test_time_based_checkpoints(server_factory: Any, tmp_path: Path, count_saves: list[int],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    server = server_factory(_scenario(500))
+    session = make_session(server, tmp_path / "s.session")
+    _run(session, ParseOptions.build("@test_channel", tmp_path / "out"), Recorder(step=CHECKPOINT_SEC))
+    # the clock passes a checkpoint interval per page: a save per page, none for the final empty
+    # page (nothing changed), and the final save
+    assert count_saves == [100, 200, 300, 400, 500, 500]
+
+
+def test_page_pauses_follow_the_mode_and_flood_waits_add_the_extra(server_factory: Any, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TELEGRAM_PARSER_PAUSE_SCALE", raising=False)
+    faults = [{"kind": "flood_wait", "method": "messages.getHistory", "call": 2, "seconds": 7, "times": 1}]
+    server = server_factory(_scenario(250, faults))
+    session = make_session(server, tmp_path / "s.session")
+    rec = Recorder()
+    result = _run(session, ParseOptions.build("@test_channel", tmp_path / "out", mode="normal"), rec)
+    assert result["summary"]["flood_wait_events"] == 1 and result["summary"]["new_messages"] == 250
+    flood_sleeps = [s for s in rec.sleeps if s >= 7]
+    page_pauses = [s for s in rec.sleeps if s < 7]
+    assert flood_sleeps == [7 + 3.0]  # normal: FloodWait seconds + 3 s extra
+    assert len(page_pauses) == server.requests.count("messages.getHistory") - 1 - 1  # between pages only
+    assert all(0.3 <= s <= 0.8 for s in page_pauses)
+
+
+def test_flood_wait_above_bound_raises_after_saving(server_factory: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from errors import RateLimitError
+
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    faults = [{"kind": "flood_wait", "method": "messages.getHistory", "call": 2, "seconds": 3600, "times": 1}]
+    server = server_factory(_scenario(250, faults))
+    session = make_session(server, tmp_path / "s.session")
+    rec = Recorder()
+    with pytest.raises(RateLimitError) as info:
+        _run(session, ParseOptions.build("@test_channel", tmp_path / "out", max_flood_wait=60), rec)
+    assert info.value.retry_after == 3600 and rec.sleeps == []
+    (export_dir,) = (tmp_path / "out").iterdir()
+    assert json.loads((export_dir / "state.json").read_text("utf-8"))["last_message_id"] == 100
+    assert json.loads((export_dir / "summary.json").read_text("utf-8"))["retry_after"] == 3600

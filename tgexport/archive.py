@@ -1,0 +1,58 @@
+"""`--zip`: pack an export directory into `<export_dir>.zip` beside it, atomically.
+
+Entries are relative POSIX paths under the directory (never absolute, never `..`); the temp
+download folder, atomic-write leftovers (`.*.tmp`) and symlinks are left out.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from tgexport.atomic_json import fsync_dir
+
+TEMP_DIR_NAME = ".tmp"
+
+
+def archive_path(export_dir: Path) -> Path:
+    return export_dir.with_name(export_dir.name + ".zip")
+
+
+def _excluded(rel: Path) -> bool:
+    return rel.parts[0] == TEMP_DIR_NAME or (rel.name.startswith(".") and rel.name.endswith(".tmp"))
+
+
+def archive_members(export_dir: Path) -> Iterator[tuple[Path, str]]:
+    """(file, arcname) pairs in a stable order; arcnames are relative with forward slashes."""
+    for root, dirs, files in os.walk(export_dir, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            rel = path.relative_to(export_dir)
+            if path.is_symlink() or not path.is_file() or _excluded(rel):
+                continue
+            yield path, rel.as_posix()
+
+
+def make_archive(export_dir: Path) -> Path:
+    """Write `<export_dir>.zip` through a temp file in the same folder and rename it into place."""
+    export_dir = Path(export_dir)
+    target = archive_path(export_dir)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for path, arcname in archive_members(export_dir):
+                    archive.write(path, arcname)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    fsync_dir(target.parent)
+    return target

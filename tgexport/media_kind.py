@@ -1,0 +1,127 @@
+"""Classify a Telethon message's media and find the file location to download (contract section 6)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telethon import utils as tl_utils
+from telethon.tl import types
+
+PHOTO = "photo"
+VIDEO = "video"
+DOCUMENT = "document"
+KIND_DIRS = {PHOTO: "photos", VIDEO: "videos", DOCUMENT: "documents"}
+PHOTO_MIME = "image/jpeg"  # Telegram re-encodes every photo as JPEG
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # "photo" | "video" | "document"
+    known_size: int | None
+    original_name: str | None
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """What to fetch: a file location and its size, or bytes Telegram sent inline (cached sizes)."""
+
+    location: Any  # InputPhotoFileLocation | InputDocumentFileLocation | None
+    file_size: int | None
+    inline_bytes: bytes | None = None
+
+
+def kind_for_mime(mime_type: str | None) -> str:
+    """video/* → video, image/* → photo, anything else (or unknown) → document."""
+    mime = (mime_type or "").strip().lower()
+    if mime.startswith("video/"):
+        return VIDEO
+    if mime.startswith("image/"):
+        return PHOTO
+    return DOCUMENT
+
+
+def _photo_of(media: Any) -> types.Photo | None:
+    if isinstance(media, types.MessageMediaPhoto) and isinstance(media.photo, types.Photo):
+        return media.photo
+    return None
+
+
+def _document_of(media: Any) -> types.Document | None:
+    if isinstance(media, types.MessageMediaDocument) and isinstance(media.document, types.Document):
+        return media.document
+    return None
+
+
+def _size_bytes(size: Any) -> int:
+    """Byte size of one PhotoSize variant (0 for empty/path sizes, which are never chosen)."""
+    if isinstance(size, types.PhotoSize):
+        return size.size
+    if isinstance(size, types.PhotoSizeProgressive):
+        return max(size.sizes) if size.sizes else 0
+    if isinstance(size, (types.PhotoCachedSize, types.PhotoStrippedSize)):
+        return len(size.bytes)
+    return 0
+
+
+def largest_photo_size(photo: types.Photo) -> Any | None:
+    """The largest downloadable PhotoSize (what Telethon downloads by default; video sizes ignored)."""
+    candidates = [
+        s for s in photo.sizes or []
+        if isinstance(s, (types.PhotoSize, types.PhotoSizeProgressive, types.PhotoCachedSize,
+                          types.PhotoStrippedSize))
+    ]
+    if not candidates:
+        return None
+    # Real sizes beat inline previews of the same byte count (Telethon's order does the same).
+    return max(candidates, key=lambda s: (_size_bytes(s), isinstance(s, (types.PhotoSize,
+                                                                           types.PhotoSizeProgressive))))
+
+
+def _file_name(document: types.Document) -> str | None:
+    for attr in document.attributes or []:
+        if isinstance(attr, types.DocumentAttributeFilename):
+            return attr.file_name
+    return None
+
+
+def describe_media(message: Any) -> MediaInfo | None:
+    """MediaInfo for a message's downloadable media; None for polls, web pages, geo, service…"""
+    media = getattr(message, "media", None)
+    photo = _photo_of(media)
+    if photo is not None:
+        size = largest_photo_size(photo)
+        if size is None:
+            return None
+        return MediaInfo(PHOTO, _size_bytes(size), None, PHOTO_MIME)
+    document = _document_of(media)
+    if document is not None:
+        return MediaInfo(kind_for_mime(document.mime_type), document.size, _file_name(document),
+                         document.mime_type)
+    return None
+
+
+def media_source(message: Any) -> MediaSource | None:
+    """The location (with the message's current file reference) to download, or None."""
+    media = getattr(message, "media", None)
+    photo = _photo_of(media)
+    if photo is not None:
+        size = largest_photo_size(photo)
+        if size is None:
+            return None
+        if isinstance(size, types.PhotoStrippedSize):
+            data = tl_utils.stripped_photo_to_jpg(size.bytes)
+            return MediaSource(None, len(data), data)
+        if isinstance(size, types.PhotoCachedSize):
+            return MediaSource(None, len(size.bytes), bytes(size.bytes))
+        location = types.InputPhotoFileLocation(
+            id=photo.id, access_hash=photo.access_hash, file_reference=photo.file_reference,
+            thumb_size=size.type)
+        return MediaSource(location, _size_bytes(size))
+    document = _document_of(media)
+    if document is not None:
+        location = types.InputDocumentFileLocation(
+            id=document.id, access_hash=document.access_hash,
+            file_reference=document.file_reference, thumb_size="")
+        return MediaSource(location, document.size)
+    return None

@@ -1,0 +1,298 @@
+"""One `parse` run: resolve, scan history, build records, download media, save, summarise, zip.
+
+`run_parse(client, options, run_id)` returns the dict `parse` prints (contract section 5).
+Data is saved at the end, at time-based checkpoints and on every stop (RATE_LIMIT, Ctrl+C,
+errors) in a finally path; summary.json and `run_finished` are written on every exit.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from errors import (
+    EXTERNAL_API_ERROR,
+    NETWORK_ERROR,
+    PARTIAL_FAILURE,
+    RATE_LIMIT,
+    ParserError,
+    RateLimitError,
+)
+from tgexport import archive
+from tgexport.export_log import ExportLog
+from tgexport.export_store import ChannelInfo, ExportStore
+from tgexport.flood import FloodController
+from tgexport.history import DateWindow, HistoryReader, ScanProgress
+from tgexport.modes import pause_scale
+from tgexport.parse_options import ParseOptions
+from tgexport.records import matches_keywords, message_to_record
+from tgexport.resolver import channel_username, resolve_channel
+from tgexport.timeutil import utc_iso
+
+__all__ = ["ParseOptions", "run_parse"]
+
+log = logging.getLogger("tgexport.parse_run")
+CHECKPOINT_SEC = 60.0
+MB = 1024 * 1024
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+class AppLogEvents:
+    """Stands in for the export log before the export directory is known (channel resolution)."""
+
+    def info(self, event: str, **data: Any) -> None:
+        log.info("%s %s", event, data)
+
+    def error(self, event: str, error_code: str | None = None, **data: Any) -> None:
+        log.warning("%s %s", event, data, extra={"error_code": error_code})
+
+
+@dataclass
+class Estimate:
+    """Known media sizes of the kept messages (the dry run's answer; also reported by real runs)."""
+
+    known_bytes: int = 0
+    unknown: int = 0
+    over_limit: int = 0
+
+    def add(self, info: Any, limit_mb: float | None) -> None:
+        if info.known_size is None:
+            self.unknown += 1
+        elif limit_mb is not None and info.known_size > limit_mb * MB:
+            self.over_limit += 1
+        else:
+            self.known_bytes += info.known_size
+
+
+def _error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, ParserError):
+        return exc.code
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return None
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return NETWORK_ERROR
+    return EXTERNAL_API_ERROR
+
+
+class ParseRun:
+    """State of one run; `execute()` does the work."""
+
+    def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock) -> None:
+        self.client = client
+        self.options = options
+        self.run_id = run_id
+        self.sleep = sleep
+        self.clock = clock
+        self.started = datetime.now(UTC)
+        preset = options.preset
+        self.flood = FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
+                                     log=AppLogEvents(), sleep=sleep)
+        self.progress = ScanProgress(position=0)
+        self.estimate = Estimate()
+        self.new_messages: list[dict[str, Any]] = []
+        self.downloader: Any = None
+        self.retry_after: int | None = None
+        self.last_save = clock()
+        self._saved_mark: tuple[int, int] | None = None
+
+    async def execute(self) -> dict[str, Any]:
+        # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
+        self.client.flood_sleep_threshold = 0
+        channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
+                                        what="channel resolution")
+        info = ChannelInfo(int(channel.id), channel_username(channel), getattr(channel, "title", None))
+        self.store = ExportStore.open(self.options.output_dir, info)
+        self.store.create_dir()
+        self.log = ExportLog(self.store.export_dir, self.run_id)
+        self.flood.log = self.log
+        try:
+            return await self._logged_run(channel)
+        finally:
+            self.log.close()
+
+    async def _logged_run(self, channel: Any) -> dict[str, Any]:
+        for note in self.store.repairs:
+            self.log.info("export_repaired", note=note)
+        self.log.info("run_started", **self._start_data())
+        self.progress.position = self.store.last_message_id
+        try:
+            await self._scan(channel)
+        except BaseException as exc:
+            if isinstance(exc, RateLimitError):
+                self.retry_after = exc.retry_after
+            self._finish(exc)
+            raise
+        summary = self._finish(None)
+        archive_path = self._zip()
+        return self._result(summary, archive_path)
+
+    def _start_data(self) -> dict[str, Any]:
+        o = self.options
+        return {"channel_id": self.store.channel.id, "channel_username": self.store.channel.username,
+                "mode": o.mode, "dry_run": o.dry_run, "date_from": _day(o.date_from), "date_to": _day(o.date_to),
+                "keyword_count": len(o.keywords), "max_media_size_mb": o.max_media_size_mb,
+                "last_message_id": self.store.last_message_id, "export_dir": str(self.store.export_dir),
+                "resumed": self.store.existed}
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.store.export_dir / archive.TEMP_DIR_NAME
+
+    def _make_downloader(self, channel: Any) -> Any:
+        from tgexport.media import MediaDownloader
+
+        return MediaDownloader(
+            client=self.client, entity=channel, export_dir=self.store.export_dir, temp_dir=self.temp_dir,
+            preset=self.options.preset, log=self.log, flood=self.flood, sha_index=self.store.sha_index,
+            max_media_size_mb=self.options.max_media_size_mb, run_id=self.run_id,
+        )
+
+    async def _scan(self, channel: Any) -> None:
+        from tgexport.media import describe_media
+
+        o = self.options
+        low, high = o.preset.page_pause
+        scale = pause_scale()
+        reader = HistoryReader(self.client, channel, self.flood, page_pause=(low * scale, high * scale),
+                               sleep=self.sleep)
+        window = DateWindow(o.date_from, o.date_to)
+        if not o.dry_run:
+            self.downloader = self._make_downloader(channel)
+        async for page in reader.pages(self.store.last_message_id, window, self.progress):
+            kept = [(m, message_to_record(m)) for m in page]
+            kept = [(m, r) for m, r in kept if matches_keywords(r, o.keywords)]
+            infos = {m.id: describe_media(m) for m, _ in kept}
+            for media_info in infos.values():
+                if media_info is not None:
+                    self.estimate.add(media_info, o.max_media_size_mb)
+            if o.dry_run:
+                self._add_dry(kept, infos)
+            else:
+                await self._add_real(kept, infos)
+        if not o.dry_run:
+            self.store.append([], self.progress.position)
+
+    def _add_dry(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
+        for message, record in kept:
+            info = infos[message.id]
+            if info is not None:
+                record["media_files"] = [{"type": info.kind, "path": None, "filename": None,
+                                          "size": info.known_size}]
+            self.new_messages.append(record)
+
+    async def _add_real(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
+        with_media = [m for m, _ in kept if infos[m.id] is not None]
+        media = await self.downloader.download_many(with_media) if with_media else {}
+        for message, record in kept:
+            record["media_files"] = list(media.get(message.id, []))
+        self.new_messages.extend(self.store.append([r for _, r in kept], self.progress.position))
+        if self.clock() - self.last_save >= CHECKPOINT_SEC and self._saved_mark != self._mark():
+            self._save()
+
+    def _mark(self) -> tuple[int, int]:
+        return len(self.store.messages), self.store.last_message_id
+
+    def _save(self) -> None:
+        self.store.save()
+        self._saved_mark = self._mark()
+        self.last_save = self.clock()
+
+    def _stat(self, name: str) -> int:
+        stats = getattr(self.downloader, "stats", None)
+        return int(getattr(stats, name, 0) or 0)
+
+    def summary(self) -> dict[str, Any]:
+        o = self.options
+        dry = o.dry_run
+        errors = 0 if dry else self._stat("errors")
+        summary: dict[str, Any] = {
+            "run_at": utc_iso(self.started), "run_id": self.run_id,
+            "channel_id": self.store.channel.id, "channel_username": self.store.channel.username,
+            "mode": o.mode, "dry_run": dry, "date_from": _day(o.date_from), "date_to": _day(o.date_to),
+            "scanned_messages": self.progress.scanned, "new_messages": len(self.new_messages),
+            "media_saved": 0 if dry else self._stat("saved"),
+            "media_skipped_by_size": self.estimate.over_limit if dry else self._stat("skipped_by_size"),
+            "media_dedup_hits": 0 if dry else self._stat("dedup_hits"),
+            "media_errors_count": errors, "partial_failure": errors > 0,
+            "known_size_mb": round(self.estimate.known_bytes / MB, 3),
+            "unknown_size_count": self.estimate.unknown,
+            "flood_wait_events": self.flood.events, "export_dir": str(self.store.export_dir),
+        }
+        if self.retry_after is not None:
+            summary["retry_after"] = self.retry_after
+        return summary
+
+    def _finish(self, exc: BaseException | None) -> dict[str, Any]:
+        """Save data (real runs), write summary.json, log run_finished, clean the temp folder."""
+        try:
+            if not self.options.dry_run:
+                self._save()
+            summary = self.summary()
+            self.store.write_summary(summary)
+        except Exception as save_exc:
+            self.log.error("save_failed", _error_code(save_exc), error=f"{type(save_exc).__name__}: {save_exc}")
+            if exc is None:
+                raise
+            return {}
+        finally:
+            self._cleanup_temp()
+        self._log_finished(summary, exc)
+        return summary
+
+    def _log_finished(self, summary: dict[str, Any], exc: BaseException | None) -> None:
+        if exc is None and not summary["partial_failure"]:
+            self.log.info("run_finished", **summary)
+            log.info("parse finished: %d new message(s), export %s", summary["new_messages"], summary["export_dir"])
+        elif exc is None:
+            self.log.error("run_finished", PARTIAL_FAILURE, **summary)
+        else:
+            code = _error_code(exc)
+            status = "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
+            self.log.error("run_finished", code, status=status, error=_one_line(exc), **summary)
+
+    def _cleanup_temp(self) -> None:
+        if self.options.cleanup_temp and not self.options.dry_run:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def _zip(self) -> str | None:
+        if not self.options.zip_output or self.options.dry_run:
+            return None
+        try:
+            path = archive.make_archive(self.store.export_dir)
+        except OSError as exc:
+            self.log.error("archive_failed", EXTERNAL_API_ERROR, error=str(exc))
+            raise ParserError(f"could not write the archive of {self.store.export_dir}: {exc}") from exc
+        return str(path)
+
+    def _result(self, summary: dict[str, Any], archive_path: str | None) -> dict[str, Any]:
+        store = self.store
+        return {
+            "summary": summary, "partial_failure": summary["partial_failure"],
+            "export_dir": str(store.export_dir), "export_json": str(store.export_json),
+            "state_json": str(store.state_json), "media_index_json": str(store.media_index_json),
+            "summary_json": str(store.summary_json), "archive": archive_path,
+            "new_messages": self.new_messages,
+        }
+
+
+def _day(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())
+
+
+async def run_parse(
+    client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic
+) -> dict[str, Any]:
+    """Run one `parse` and return the dict printed on stdout (contract section 5)."""
+    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock).execute()

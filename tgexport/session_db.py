@@ -1,0 +1,64 @@
+"""Telethon SQLite sessions with a configurable SQLite busy timeout.
+
+Telethon 1.45 opens the database lazily in `SQLiteSession._cursor()` with
+`sqlite3.connect(filename, check_same_thread=False)` (busy timeout 5 s). The
+constructor already calls it (reads `sqlite_master`, may create tables and
+commit), and `TelegramClient.connect()` writes the DC and auth key
+(`set_dc`/`auth_key` setter → `_update_session_table`, then `save()` = commit).
+So `database is locked` can come from both; we only change the wait.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+
+from telethon.sessions import SQLiteSession
+
+SQLITE_TIMEOUT_ENV = "TELEGRAM_PARSER_SQLITE_TIMEOUT"
+DEFAULT_SQLITE_TIMEOUT = 5.0  # Python's sqlite3 default, which Telethon uses
+
+
+def sqlite_timeout() -> float:
+    """Busy timeout in seconds from TELEGRAM_PARSER_SQLITE_TIMEOUT; 5 when unset or invalid."""
+    raw = os.environ.get(SQLITE_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_SQLITE_TIMEOUT
+    except ValueError:
+        return DEFAULT_SQLITE_TIMEOUT
+    return value if value >= 0 else DEFAULT_SQLITE_TIMEOUT
+
+
+class TimeoutSQLiteSession(SQLiteSession):
+    """`SQLiteSession` whose connection waits `busy_timeout` seconds for a locked database."""
+
+    def __init__(self, session_id: str, *, busy_timeout: float) -> None:
+        self.busy_timeout = busy_timeout  # set first: the base constructor opens the database
+        super().__init__(session_id)
+
+    def _cursor(self) -> sqlite3.Cursor:
+        """Same as Telethon's, plus the timeout (Telethon 1.45 `SQLiteSession._cursor`)."""
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.filename, check_same_thread=False, timeout=self.busy_timeout)
+        return self._conn.cursor()
+
+
+def open_session(session_file: str) -> SQLiteSession:
+    """Open the session `session_file` (Telethon naming) with the configured busy timeout."""
+    return TimeoutSQLiteSession(str(session_file), busy_timeout=sqlite_timeout())
+
+
+def discard_session(session: object) -> None:
+    """Roll back and close a session's SQLite connection without committing; never raises.
+
+    Use after a failed connect attempt: `client.disconnect()` would commit first, which can
+    itself fail while the database is locked and leave the connection (and its lock) open.
+    """
+    conn = getattr(session, "_conn", None)
+    if conn is None:
+        return
+    with contextlib.suppress(sqlite3.Error):
+        conn.rollback()
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
+    session._conn = None  # type: ignore[attr-defined]

@@ -18,13 +18,13 @@ from tgexport.applog import current_run_id, log_error, new_run_id
 from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.config import Credentials
-from tgexport.connect_retry import retry_locked_database
+from tgexport.connect_retry import is_database_locked, retry_locked_database
+from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT
 from tgexport.resolver import channel_username, resolve_channel
 
 log = logging.getLogger("telegram_parser")
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-DEFAULT_MAX_FLOOD_WAIT = 300
 
 
 def session_path(session_file: str | Path) -> Path:
@@ -42,28 +42,30 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def ensure_local_session(path: Path) -> None:
-    """ConfigError unless `path` is an existing session whose server address is loopback."""
-    if not path.is_file():
+def _not_a_session(path: Path, exc: Exception) -> ConfigError:
+    return ConfigError(f"session file {path} is not a Telethon session: {exc}")
+
+
+def open_checked_session(session_file: str | Path, require_local: bool) -> Any:
+    """Open the session via `session_db`; with `require_local`, ConfigError unless the file exists
+    and names a loopback server. `database is locked` propagates (the caller retries it)."""
+    path = session_path(session_file)
+    if require_local and not path.is_file():
         raise ConfigError(f"session file {path} does not exist (TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set)")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            row = conn.execute("select server_address from sessions").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc):
-            raise
-        raise ConfigError(f"session file {path} is not a Telethon session: {exc}") from exc
+        session = session_db.open_session(str(session_file))
     except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"session file {path} is not a Telethon session: {exc}") from exc
-    address = row[0] if row else None
-    if not address or not _is_loopback(str(address)):
+        if is_database_locked(exc):
+            raise
+        raise _not_a_session(path, exc) from exc
+    address = getattr(session, "server_address", None)
+    if require_local and not (address and _is_loopback(str(address))):
+        session_db.discard_session(session)
         raise ConfigError(
             f"session file {path} does not point at a loopback server "
             "(TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set); refusing to connect"
         )
+    return session
 
 
 class TelegramParser:
@@ -101,7 +103,7 @@ class TelegramParser:
 
     async def _open_and_connect(self) -> TelegramClient:
         """Build the client on the session file and connect; close everything on failure."""
-        session = session_db.open_session(str(self.session_file))
+        session = open_checked_session(self.session_file, config.require_local_server())
         client = TelegramClient(
             session, self.api_id, self._api_hash, flood_sleep_threshold=0, receive_updates=False
         )
@@ -115,8 +117,6 @@ class TelegramParser:
 
     async def connect(self) -> None:
         """Open the session (retrying a locked database), connect, and sign in if needed."""
-        if config.require_local_server():
-            ensure_local_session(session_path(self.session_file))
         self.client = await retry_locked_database(self._open_and_connect, logger=log)
         log.info("connected")
         creds = self._credentials or Credentials.from_env()

@@ -12,16 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from telethon import errors as tl_errors
-
 import errors
 import session_lock
 from errors import ConfigError, ParserError
-from telegram_parser import DEFAULT_MAX_FLOOD_WAIT, TelegramParser
 from tgexport import config
 from tgexport.applog import log_error, new_run_id, setup_app_logging
 from tgexport.channel_ref import parse_channel_ref
-from tgexport.parse_options import ParseOptions, parse_non_negative
+from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
 log = logging.getLogger("telegram_parser_skill")
 COMMANDS = ("channels", "resolve", "parse")
@@ -54,7 +51,7 @@ def build_parser() -> ContractArgumentParser:
     p.add_argument("--session-file", default=config.DEFAULT_SESSION,
                    help="Telethon session name; the file is NAME.session (default telegram_session)")
     p.add_argument("--no-cleanup-temp", action="store_true", help="keep the temporary download folder")
-    p.add_argument("--max-flood-wait", metavar="SECONDS", default=str(DEFAULT_MAX_FLOOD_WAIT),
+    p.add_argument("--max-flood-wait", metavar="SECONDS", default=f"{DEFAULT_MAX_FLOOD_WAIT:g}",
                    help="longest FloodWait to sit out; longer ones stop the run with RATE_LIMIT (default 300)")
     p.add_argument("--lock-wait", metavar="SECONDS", default="0",
                    help="wait this long for another process holding the session (default 0: fail at once)")
@@ -100,6 +97,8 @@ def validate_args(args: argparse.Namespace) -> None:
 
 async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str) -> Any:
     """Connect, sign in, run one command, disconnect; returns what goes to stdout as JSON."""
+    from telegram_parser import TelegramParser  # Telethon loads only after the arguments are valid
+
     parser = TelegramParser(
         cfg.api_id, cfg.api_hash, args.session_file, auth_state_dir=cfg.log_dir,
         credentials=cfg.credentials, max_flood_wait=args.max_flood_wait,
@@ -125,6 +124,8 @@ def as_parser_error(exc: Exception) -> ParserError:
     """Map an unexpected exception to a contract error (code + one readable message)."""
     if isinstance(exc, ParserError):
         return exc
+    from telethon import errors as tl_errors
+
     if isinstance(exc, tl_errors.FloodError):
         seconds = int(getattr(exc, "seconds", 0) or 0)
         return errors.RateLimitError(f"Telegram asked to wait {seconds} s; retry later", retry_after=seconds)

@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from telethon.errors import RPCError
+
 from .session_file import SessionError, make_session
 
 
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = asyncio.run(make_session(args.ready, args.out, authorized=not args.handshake_only,
                                         phone=args.phone, code=args.code, password=args.password))
-    except (SessionError, OSError) as exc:
+    except (SessionError, OSError, RPCError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     print(path)

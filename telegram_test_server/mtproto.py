@@ -115,7 +115,6 @@ class Connection:
         self.init: dict[str, Any] = {}
         self._ping_timer: asyncio.TimerHandle | None = None
         self._closed = False
-        self.auth_key = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -178,7 +177,6 @@ class Connection:
             self._write_raw(transport.error_packet(404))
             self.close()
             return
-        self.auth_key = key
         self._on_message(key_id, envelope.decrypt(key, packet))
 
     def _on_plain(self, packet: bytes) -> None:
@@ -247,7 +245,13 @@ class Connection:
             log.warning("connection %d: unreadable request: %s", self.id, exc)
             self.send_rpc_error(session, msg_id, 400, "INPUT_REQUEST_INVALID")
             return
-        if self._service(session, msg_id, obj):
+        try:
+            if self._service(session, msg_id, obj):
+                return
+        except Exception:  # noqa: BLE001 - a service-message bug must not kill the connection
+            self.core.counters["internal_errors"] += 1
+            log.exception("connection %d: failed to answer %s", self.id, type(obj).__name__)
+            self.send_rpc_error(session, msg_id, 500, "INTERNAL")
             return
         if isinstance(obj, TLRequest):
             self.inflight[msg_id] = task = self.spawn(serve_rpc(self, session, msg_id, obj))
@@ -281,7 +285,7 @@ class Connection:
             salt, now = self.core.store.salt(session.key_id), int(time.time())
             count = max(1, min(obj.num, 64))
             salts = [FutureSalt(_dt(now + i * 3600), _dt(now + (i + 1) * 3600), salt) for i in range(count)]
-            return FutureSalts(req_msg_id=msg_id, now=_dt(now), salts=salts)
+            return FutureSalts(req_msg_id=msg_id, now=now, salts=salts)
         if isinstance(obj, DestroySessionRequest):
             known = self.core.sessions.pop((session.key_id, obj.session_id), None)
             return (DestroySessionOk if known else DestroySessionNone)(session_id=obj.session_id)

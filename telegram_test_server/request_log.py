@@ -44,10 +44,10 @@ def _keep_nested(key: str) -> bool:
 
 
 def params_of(request: TLObject) -> dict[str, Any]:
-    """Key parameters of a request: scalars kept, bytes as lengths, nested objects as `_` + ids, secrets hidden."""
+    """Parameters of a request: scalars kept (None as null), bytes as lengths, nested objects as `_` + ids, secrets hidden."""
     out: dict[str, Any] = {}
     for key, value in request.to_dict().items():
-        if key == "_" or value is None:
+        if key == "_":
             continue
         out[key] = "<redacted>" if key in SECRET_KEYS else _reduce(value, False)
     return out

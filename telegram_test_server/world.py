@@ -46,13 +46,17 @@ class ChannelState:
     def top_id(self) -> int:
         return self.ids[-1] if self.ids else 0
 
-    def add(self, msg: MessageSpec) -> None:
-        """Append a message newer than every existing one."""
-        if self.ids and (msg.id <= self.ids[-1] or msg.date < self.dates[-1]):
-            raise ValueError(f"message {msg.id} is not newer than message {self.ids[-1]}")
-        self.ids = [*self.ids, msg.id]  # new lists: a page being built keeps its snapshot
-        self.dates = [*self.dates, msg.date]
-        self.messages[msg.id] = msg
+    def extend(self, msgs: list[MessageSpec]) -> None:
+        """Append messages, each newer than every existing one."""
+        ids, dates = list(self.ids), list(self.dates)  # new lists: a page being built keeps its snapshot
+        for msg in msgs:
+            if ids and (msg.id <= ids[-1] or msg.date < dates[-1]):
+                raise ValueError(f"message {msg.id} is not newer than message {ids[-1]}")
+            ids.append(msg.id)
+            dates.append(msg.date)
+        for msg in msgs:
+            self.messages[msg.id] = msg
+        self.ids, self.dates = ids, dates
 
 
 class World:
@@ -144,17 +148,22 @@ class World:
                         messages: list[dict[str, Any]] | None = None) -> list[int]:
         """Append `count` generated messages and/or explicit ones (ids may be omitted); new ids."""
         state = self.channel(channel)
-        new_ids: list[int] = []
-        for raw in list(messages or []) + [{} for _ in range(count or 0)]:
-            msg = self._next_message(state, dict(raw), generated=not raw)
-            state.add(msg)
-            self._index_media(state, msg)
-            new_ids.append(msg.id)
-        return new_ids
-
-    def _next_message(self, state: ChannelState, raw: dict[str, Any], generated: bool) -> MessageSpec:
-        raw.setdefault("id", state.top_id + 1)
+        new: list[MessageSpec] = []
+        top_id = state.top_id
         last_date = state.dates[-1] if state.dates else state.spec.date
+        for raw in list(messages or []) + [{} for _ in range(count or 0)]:
+            msg = self._next_message(state, dict(raw), top_id, last_date, generated=not raw)
+            new.append(msg)
+            top_id, last_date = msg.id, msg.date
+        state.extend(new)
+        for msg in new:
+            self._index_media(state, msg)
+        return [m.id for m in new]
+
+    @staticmethod
+    def _next_message(state: ChannelState, raw: dict[str, Any], top_id: int, last_date: int,
+                      generated: bool) -> MessageSpec:
+        raw.setdefault("id", top_id + 1)
         msg = load_message(raw, last_date + state.spec.date_step)
         if generated:
             msg.text, msg.text_length = None, state.spec.text_length

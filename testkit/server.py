@@ -5,6 +5,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import gc
 import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,6 +22,15 @@ from telegram_test_server.session_file import DUMMY_API_HASH, DUMMY_API_ID, is_l
 from telegram_test_server.session_file import make_session as _make_session_async
 
 
+def _collect_cycles() -> None:
+    """Collect Telethon/asyncio reference cycles now, at a safe point.
+
+    Python 3.11's ast module breaks ("AST constructor recursion depth mismatch", CPython #106905) when a
+    garbage collection inside ast.parse runs finalizers that format tracebacks; pytest parses ASTs a lot.
+    """
+    gc.collect()
+
+
 class _ServerThread(threading.Thread):
     """A daemon thread owning one event loop that runs one TestServer."""
 
@@ -35,6 +45,7 @@ class _ServerThread(threading.Thread):
         try:
             self.loop.run_until_complete(self.server.start())
         except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            self.loop.close()
             self.started.set_exception(exc)
             return
         self.started.set_result(None)
@@ -55,6 +66,7 @@ def running_server(scenario: Any = "demo", **kw: Any) -> Iterator[TestServer]:
     finally:
         thread.loop.call_soon_threadsafe(thread.loop.stop)
         thread.join(timeout=30)
+        _collect_cycles()
 
 
 def server_call(server: TestServer, fn: Callable[..., Any], *args: Any, timeout: float = 30) -> Any:
@@ -79,10 +91,10 @@ def make_session(server_or_ready: TestServer | str | Path | dict[str, Any], path
 
 
 class MiniApi:
-    """Just enough API for core tests without the world: getConfig, getUsers(self), getState, getDifference."""
+    """Just enough API for core tests without the world: getConfig, getUsers(self), getState, getDifference.
 
-    def __init__(self, user_id: int = 100001) -> None:
-        self.user_id = user_id
+    The signed-in user is whatever `server.auth.bind(key_id, user_id)` said; unbound keys get 401.
+    """
 
     async def handle(self, request: Any, ctx: CallContext) -> Any:
         if isinstance(request, functions.help.GetConfigRequest):
@@ -146,8 +158,9 @@ async def open_client(path: str | Path, **kw: Any) -> AsyncIterator[TelegramClie
         raise RuntimeError(f"session {path} does not point at a loopback server")
     keys.register_with_telethon()
     client = TelegramClient(session, DUMMY_API_ID, DUMMY_API_HASH, **kw)
-    await client.connect()
     try:
+        await client.connect()
         yield client
     finally:
         await client.disconnect()
+        _collect_cycles()

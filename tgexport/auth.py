@@ -31,12 +31,23 @@ log = logging.getLogger("tgexport.auth")
 AUTH_STATE_FILE = "telegram_auth_state.json"
 
 
+def _stdin_is_tty() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _ask_on_stderr(prompt: str) -> str:
+    """Read one line from stdin, prompting on stderr (stdout carries only the JSON result)."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip()
+
+
 @dataclass
 class AuthIO:
     """Console hooks, injectable for tests: a TTY check, a code prompt and a password prompt."""
 
-    is_tty: Callable[[], bool] = lambda: sys.stdin is not None and sys.stdin.isatty()
-    ask_code: Callable[[str], str] = input
+    is_tty: Callable[[], bool] = _stdin_is_tty
+    ask_code: Callable[[str], str] = _ask_on_stderr
     ask_password: Callable[[str], str] = getpass.getpass
 
 

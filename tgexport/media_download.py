@@ -155,7 +155,7 @@ class MediaDownloader:
                 current = await self._refresh(message.id, info, refreshed)
                 refreshed = True
                 continue
-            except (ParserError, _ItemFailed):
+            except ParserError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below; the run goes on
                 failures = await self._after_failure(message.id, info, exc, failures)

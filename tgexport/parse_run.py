@@ -29,6 +29,7 @@ from tgexport.export_log import ExportLog
 from tgexport.export_store import ChannelInfo, ExportStore
 from tgexport.flood import FloodController
 from tgexport.history import DateWindow, HistoryReader, ScanProgress
+from tgexport.media import MediaDownloader, describe_media
 from tgexport.modes import pause_scale
 from tgexport.parse_options import ParseOptions
 from tgexport.records import matches_keywords, message_to_record
@@ -97,7 +98,7 @@ class ParseRun:
         self.progress = ScanProgress(position=0)
         self.estimate = Estimate()
         self.new_messages: list[dict[str, Any]] = []
-        self.downloader: Any = None
+        self.downloader: MediaDownloader | None = None
         self.retry_after: int | None = None
         self.last_save = clock()
         self._saved_mark: tuple[int, int] | None = None
@@ -145,9 +146,7 @@ class ParseRun:
     def temp_dir(self) -> Path:
         return self.store.export_dir / archive.TEMP_DIR_NAME
 
-    def _make_downloader(self, channel: Any) -> Any:
-        from tgexport.media import MediaDownloader
-
+    def _make_downloader(self, channel: Any) -> MediaDownloader:
         return MediaDownloader(
             client=self.client, entity=channel, export_dir=self.store.export_dir, temp_dir=self.temp_dir,
             preset=self.options.preset, log=self.log, flood=self.flood, sha_index=self.store.sha_index,
@@ -155,29 +154,30 @@ class ParseRun:
         )
 
     async def _scan(self, channel: Any) -> None:
-        from tgexport.media import describe_media
-
         o = self.options
         low, high = o.preset.page_pause
         scale = pause_scale()
         reader = HistoryReader(self.client, channel, self.flood, page_pause=(low * scale, high * scale),
                                sleep=self.sleep)
-        window = DateWindow(o.date_from, o.date_to)
         if not o.dry_run:
             self.downloader = self._make_downloader(channel)
-        async for page in reader.pages(self.store.last_message_id, window, self.progress):
-            kept = [(m, message_to_record(m)) for m in page]
-            kept = [(m, r) for m, r in kept if matches_keywords(r, o.keywords)]
-            infos = {m.id: describe_media(m) for m, _ in kept}
-            for media_info in infos.values():
-                if media_info is not None:
-                    self.estimate.add(media_info, o.max_media_size_mb)
-            if o.dry_run:
-                self._add_dry(kept, infos)
-            else:
-                await self._add_real(kept, infos)
-        if not o.dry_run:
-            self.store.append([], self.progress.position)
+        async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
+                                       self.progress):
+            await self._process_page(page)
+
+    async def _process_page(self, page: list[Any]) -> None:
+        """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
+        o = self.options
+        kept = [(m, message_to_record(m)) for m in page]
+        kept = [(m, r) for m, r in kept if matches_keywords(r, o.keywords)]
+        infos = {m.id: describe_media(m) for m, _ in kept}
+        if o.dry_run:
+            self._add_dry(kept, infos)
+        else:
+            await self._add_real(kept, infos)
+        for media_info in infos.values():
+            if media_info is not None:
+                self.estimate.add(media_info, o.max_media_size_mb)
 
     def _add_dry(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
         for message, record in kept:
@@ -189,6 +189,7 @@ class ParseRun:
 
     async def _add_real(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
         with_media = [m for m, _ in kept if infos[m.id] is not None]
+        assert self.downloader is not None
         media = await self.downloader.download_many(with_media) if with_media else {}
         for message, record in kept:
             record["media_files"] = list(media.get(message.id, []))

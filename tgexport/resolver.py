@@ -1,5 +1,12 @@
 """`ChannelRef` → Telethon `Channel`, using the session's entity cache first (never bulk resolve).
 
+Usernames go through `client.get_input_entity`, answered from the session's entity table
+once the channel was seen (so `contacts.resolveUsername` runs once per session), then one
+`channels.getChannels` by id + access hash for the current title. Ids become
+`PeerChannel(id)`: the cache, else Telethon's `channels.getChannels` with access_hash 0
+(Telegram honours that only for bots; user accounts get CHANNEL_INVALID), else a scan of
+the account's dialogs, which also fills the cache.
+
 Error codes: a malformed identifier or one that names a user/group is CONFIG_ERROR (the
 caller must fix `--channel`); a well-formed identifier Telegram does not answer with an
 accessible channel (no such username, unknown id, private/banned) is EXTERNAL_API_ERROR.

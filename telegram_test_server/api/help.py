@@ -14,12 +14,11 @@ if TYPE_CHECKING:
 
 
 def server_address(api: ServerApi, ctx: CallContext) -> tuple[str, int]:
-    """Where clients reach this server: `world.address`, else ctx.extra host/port."""
+    """Where clients reach this server: `world.address` (set by the server), else ctx.extra["server"]."""
     if api.world.address is not None:
         return api.world.address
-    host = ctx.extra.get("host") or ctx.extra.get("server_host") or "127.0.0.1"
-    port = ctx.extra.get("port") or ctx.extra.get("server_port") or 0
-    return str(host), int(port)
+    info = ctx.extra.get("server") or ctx.extra
+    return str(info.get("host") or "127.0.0.1"), int(info.get("port") or 0)
 
 
 def _limits() -> dict[str, int]:

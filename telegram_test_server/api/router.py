@@ -1,22 +1,26 @@
 """The Api the MTProto core calls: auth check, fault rules, dispatch to namespace handlers."""
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from telethon.tl.tlobject import TLObject, TLRequest
 
 from telegram_test_server.api import auth, channels, contacts, help, messages, updates, upload, users
 from telegram_test_server.api.common import method_name
+from telegram_test_server.api.render import message_tl
 from telegram_test_server.rpc import CallContext, RpcError
-from telegram_test_server.world import World
+from telegram_test_server.world import ChannelState, World
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any, CallContext], Awaitable[Any]]
 _MODULES = (auth, help, users, contacts, channels, messages, upload, updates)
 _SELF_FAULTED = {"upload.getFile"}  # the handler applies faults itself (it knows the media)
+_WARM_CHUNK = 200
 
 
 class ServerApi:
@@ -30,6 +34,36 @@ class ServerApi:
         for module in _MODULES:
             self.handlers.update(module.HANDLERS)
             self.unauthorised_ok |= module.UNAUTHORISED_OK
+        self._warming = False
+
+    def _warm_items(self) -> Iterator[tuple[ChannelState, int]]:
+        for state in list(self.world.channels.values()):
+            if not state.spec.private:
+                for msg_id in state.ids[::-1]:
+                    yield state, msg_id
+
+    def start_warming(self) -> None:
+        """Build and serialise every message once, newest first, in small loop callbacks.
+
+        Callbacks (not a task): a loop closed mid-way just drops them, with no warnings.
+        """
+        self._warming = True
+        loop = asyncio.get_running_loop()
+        todo = self._warm_items()
+
+        def step() -> None:
+            built = 0
+            try:
+                for state, msg_id in itertools.islice(todo, _WARM_CHUNK):
+                    message_tl(self.world, state, msg_id)
+                    built += 1
+            except Exception:  # noqa: BLE001 - warming is an optimisation; pages build lazily anyway
+                log.exception("warming the message cache failed")
+                return
+            if built == _WARM_CHUNK:
+                loop.call_soon(step)
+
+        loop.call_soon(step)
 
     def is_authorised(self, ctx: CallContext) -> bool:
         """The key is signed in as an account of this world."""
@@ -37,6 +71,8 @@ class ServerApi:
 
     async def handle(self, request: TLRequest, ctx: CallContext) -> TLObject:
         """Answer one request or raise RpcError / DropConnection."""
+        if not self._warming:  # the first call (help.getConfig) starts warming the message cache
+            self.start_warming()
         name = method_name(request)
         handler = self.handlers.get(type(request))
         if handler is None:

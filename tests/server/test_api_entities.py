@@ -136,6 +136,10 @@ def test_config_points_at_this_server(env) -> None:
     server, session = env
 
     async def check(client):
+        nearest = await client(functions.help.GetNearestDcRequest())
+        full = await client(functions.users.GetFullUserRequest(types.InputUserSelf()))
+        assert nearest.this_dc == nearest.nearest_dc == server.world.dc_id
+        assert full.users[0].is_self and full.full_user.id == full.users[0].id
         return await client(functions.help.GetConfigRequest())
 
     config = run_with_client(session, check)

@@ -133,3 +133,33 @@ def test_append_messages_while_running(server_factory, tmp_path: Path) -> None:
             assert (await client.get_messages("growing", limit=1)).total == 14
 
     asyncio.run(run())
+
+
+class _SignedIn:
+    """AuthBindings stub: every key is the default account (handlers only, no network)."""
+
+    def user_for(self, auth_key_id: int) -> int:
+        return 100001
+
+
+def test_warmed_cache_serves_the_same_bytes_as_lazy_pages() -> None:
+    from telethon.tl import functions
+    from telethon.tl.types import InputPeerChannel
+
+    from telegram_test_server.api import make_api
+    from telegram_test_server.rpc import CallContext
+
+    async def pages(warm: bool) -> list[bytes]:
+        world = World("demo")
+        api = make_api(world)
+        state = world.channel(DEMO_USERNAME)
+        if warm:
+            api.start_warming()
+            while len(state.tl_cache) < len(state.ids):
+                await asyncio.sleep(0)
+        peer = InputPeerChannel(state.id, state.spec.access_hash)
+        ctx = CallContext(1, 1, 1, _SignedIn())
+        return [bytes(await api.handle(functions.messages.GetHistoryRequest(peer, off, None, 0, 100, 0, 0, 0), ctx))
+                for off in (0, 700, 150)]
+
+    assert asyncio.run(pages(True)) == asyncio.run(pages(False))

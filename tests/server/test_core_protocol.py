@@ -16,7 +16,7 @@ from telethon.tl.functions import (
 )
 from telethon.tl.functions.users import GetUsersRequest
 from telethon.tl.tlobject import TLRequest
-from telethon.tl.types import DestroySessionNone, FutureSalts, InputUser, InputUserSelf, Pong
+from telethon.tl.types import DestroySessionNone, FutureSalts, InputUser, InputUserSelf, Pong, User
 
 from telegram_test_server.rpc import DropConnection, RpcError
 from testkit.server import MiniApi, make_session, open_client, server_call
@@ -27,7 +27,7 @@ class ScriptedApi(MiniApi):
 
     def __init__(self) -> None:
         self.order: list[int] = []
-        self.gate = asyncio.Event()  # created lazily in the server loop is not needed: Event binds on first wait
+        self.gate = asyncio.Event()  # binds to the server loop on first use
         self.drops = 0
 
     async def handle(self, request, ctx):
@@ -52,8 +52,6 @@ class ScriptedApi(MiniApi):
         elif lever == 930:
             raise RpcError(420, "FLOOD_WAIT_3")
         self.order.append(lever)
-        from telethon.tl.types import User
-
         return [User(id=lever, access_hash=1, first_name="x")] * count
 
 
@@ -174,12 +172,13 @@ def test_rpc_error_reaches_the_client_and_the_log(scripted):
     server, _, path = scripted
 
     async def body(client):
+        client.flood_sleep_threshold = 0  # raise instead of sleeping through the wait
         with pytest.raises(errors.FloodWaitError) as info:
-            await client(_lever(930), flood_sleep_threshold=0)
+            await client(_lever(930))
         return info.value.seconds
 
     assert run(path, body) == 3
-    [entry] = server.requests.entries("users.getUsers")
+    [entry] = [e for e in server.requests.entries("users.getUsers") if e["params"]["id"][0].get("user_id") == 930]
     assert entry["error"] == "FLOOD_WAIT_3" and "result_bytes" not in entry
 
 

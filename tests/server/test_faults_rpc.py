@@ -40,13 +40,16 @@ def test_flood_wait_on_the_kth_call_raises_with_seconds(server_factory, tmp_path
     assert history_calls(server) == [None, "FLOOD_WAIT_7"]
 
 
-def test_short_flood_wait_is_slept_and_retried_by_telethon(server_factory, tmp_path: Path) -> None:
+def test_flood_wait_window_of_several_calls(server_factory, tmp_path: Path) -> None:
     server = server_factory(scenario({"kind": "flood_wait", "method": "messages.getHistory", "call": 1,
                                       "seconds": 0, "times": 2}))
     session = make_session(server, tmp_path / "s.session")
 
     async def run():
-        async with open_client(session) as client:
+        async with open_client(session, flood_sleep_threshold=0) as client:  # raise, never sleep
+            for _ in range(2):
+                with pytest.raises(errors.FloodWaitError):
+                    await client.get_messages("faulty", limit=5)
             return await client.get_messages("faulty", limit=5)
 
     assert [m.id for m in asyncio.run(run())] == [250, 249, 248, 247, 246]

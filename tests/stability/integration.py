@@ -18,6 +18,7 @@ from typing import Any
 from session_lock import BUSY_MESSAGE, SessionLock, lock_path_for, session_db_path
 from testkit.cli import cli_env, read_app_log, run_cli, start_cli
 from testkit.server import make_session, running_server
+from tests.stability.sigint import sigint_catchable
 
 CHANNEL_ID = 1300000001
 CHANNEL = "@lockchan"
@@ -192,7 +193,7 @@ def test_integration_busy_lock_refused_without_opening_session(tmp_path: Path) -
 
 def test_integration_second_parse_is_refused(tmp_path: Path) -> None:
     """Two real parses on one session: the second is refused while the first finishes intact."""
-    with running_server(_scenario(slow_calls=4)) as server:
+    with running_server(_scenario(slow_calls=4, delay=1.0)) as server:
         session = make_session(server, tmp_path / "acct.session")
         out = tmp_path / "out"
         env1, audit1 = _audited_env(tmp_path, "first")
@@ -293,7 +294,8 @@ def _interrupt_parse(tmp_path: Path, sig: int) -> None:
     with running_server(_scenario(slow_calls=6, delay=2.0)) as server:
         session = make_session(server, tmp_path / "acct.session")
         env = cli_env(tmp_path / "run")
-        proc = start_cli(_parse_args(session, tmp_path / "out"), env)
+        with sigint_catchable():
+            proc = start_cli(_parse_args(session, tmp_path / "out"), env)
         try:
             _wait_for(lambda: "media_download_start" in _run_log_text(tmp_path / "out"), "a media download", proc)
             proc.send_signal(sig)

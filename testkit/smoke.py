@@ -34,9 +34,10 @@ def _call(func: Callable[..., Any]) -> None:
 def run_smoke(namespace: dict[str, Any], skip: Callable[[str], bool] = lambda name: False) -> int:
     """Run every `test_*` callable of `namespace` in definition order; return the exit code."""
     tests = [(n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f)]
-    failed = 0
+    failed = skipped = 0
     for name, func in tests:
         if skip(name):
+            skipped += 1
             print(f"SKIP {name}")
             continue
         try:
@@ -47,6 +48,9 @@ def run_smoke(namespace: dict[str, Any], skip: Callable[[str], bool] = lambda na
             traceback.print_exc(file=sys.stdout)
         else:
             print(f"PASS {name}")
-    passed = len(tests) - failed
-    print(f"{passed} passed, {failed} failed")
+    passed = len(tests) - failed - skipped
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    if passed == 0:
+        print("no test passed")
+        return 1
     return 1 if failed else 0

@@ -5,10 +5,10 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import socket
 import sqlite3
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -68,8 +68,11 @@ def _check_output_dir(raw: str) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise ConfigError(f"--output-dir {raw}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"--output-dir {raw}: {probe} is not writable")
+    try:  # a real write, not os.access: root passes access checks that writing would fail
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--output-dir {raw}: {probe} is not writable ({exc.strerror})") from exc
 
 
 def validate_args(args: argparse.Namespace) -> None:

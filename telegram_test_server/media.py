@@ -56,6 +56,11 @@ def media_id(channel_id: int, message_id: int) -> int:
     return (channel_id << 24) | (message_id & 0xFFFFFF)
 
 
+def content_id(spec: MediaSpec, channel_id: int, mid: int) -> int:
+    """The media id whose bytes this media serves: its own, or the original's (`content_of`)."""
+    return media_id(channel_id, spec.content_of) if spec.content_of else mid
+
+
 def media_access_hash(seed: int, mid: int) -> int:
     """access_hash of a photo/document."""
     return derived_hash("media", seed, mid)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class MediaSpec:
     round_message: bool = False
     lat: float = 0.0
     long: float = 0.0
+    content_of: int | None = None  # message id (same channel) whose media bytes this one shares
 
 
 @dataclass
@@ -170,8 +172,9 @@ def _load_account(raw: dict[str, Any]) -> Account:
 # --- media ---------------------------------------------------------------------------------
 
 _MEDIA_KEYS = {"type", "size", "sizes", "w", "h", "mime_type", "file_name", "duration",
-               "supports_streaming", "round_message", "lat", "long"}
+               "supports_streaming", "round_message", "lat", "long", "content_of"}
 _MEDIA_TYPES = {"photo", "document", "video", "geo", "unsupported"}
+_CONTENT_FAMILY = {"photo": "photo", "document": "document", "video": "document"}  # same bytes within a family
 
 
 def _photo_sizes(raw: dict[str, Any]) -> tuple[PhotoSizeSpec, ...]:
@@ -185,12 +188,28 @@ def _photo_sizes(raw: dict[str, Any]) -> tuple[PhotoSizeSpec, ...]:
     return (PhotoSizeSpec("m", 320, 240, min(size, 8000)), PhotoSizeSpec("x", w, h, size))
 
 
+def _check_content_of(raw: dict[str, Any], kind: str) -> None:
+    """`content_of`: a message id, only on photos/documents/videos, sizes not given (they are copied)."""
+    ref = raw["content_of"]
+    if isinstance(ref, bool) or not isinstance(ref, int) or ref <= 0:
+        raise ScenarioError(f"media.content_of: must be a positive message id, got {ref!r}")
+    if kind not in _CONTENT_FAMILY:
+        raise ScenarioError(f"media.content_of: not allowed on {kind!r} media")
+    copied = {"size", "sizes", "w", "h"} if kind == "photo" else {"size"}
+    if copied & set(raw):
+        raise ScenarioError(f"media.content_of: {sorted(copied & set(raw))} come from message {ref}")
+
+
 def load_media(raw: dict[str, Any]) -> MediaSpec:
-    """Validate one media spec."""
+    """Validate one media spec (`content_of` is resolved later, against its channel)."""
     _check_keys(raw, _MEDIA_KEYS, "media")
     kind = raw.get("type")
     if kind not in _MEDIA_TYPES:
         raise ScenarioError(f"media: type must be one of {sorted(_MEDIA_TYPES)}, got {kind!r}")
+    if "content_of" in raw:
+        _check_content_of(raw, kind)
+        return replace(load_media({k: v for k, v in raw.items() if k != "content_of"}),
+                       content_of=raw["content_of"])
     if kind == "photo":
         sizes = _photo_sizes(raw)
         return MediaSpec(type="photo", sizes=sizes, size=max(s.size for s in sizes), mime_type="image/jpeg")
@@ -207,6 +226,19 @@ def load_media(raw: dict[str, Any]) -> MediaSpec:
         supports_streaming=bool(raw.get("supports_streaming", kind == "video")),
         round_message=bool(raw.get("round_message", False)),
     )
+
+
+def resolve_content_of(msg: MessageSpec, earlier: Mapping[int, MessageSpec]) -> None:
+    """Point `msg.media.content_of` at the original media (an earlier message) and copy its sizes."""
+    spec = msg.media
+    if spec is None or spec.content_of is None:
+        return
+    source = earlier.get(spec.content_of) if spec.content_of < msg.id else None
+    src = source.media if source is not None else None
+    if src is None or _CONTENT_FAMILY.get(src.type) != _CONTENT_FAMILY[spec.type]:
+        raise ScenarioError(f"message {msg.id}: media.content_of {spec.content_of} is not an earlier message "
+                            f"of the channel with {_CONTENT_FAMILY[spec.type]} media")
+    msg.media = replace(spec, content_of=src.content_of or spec.content_of, size=src.size, sizes=src.sizes)
 
 
 # --- explicit messages ---------------------------------------------------------------------
@@ -374,6 +406,8 @@ def _merge_messages(generated: list[MessageSpec], explicit: list[dict[str, Any]]
     for older, newer in zip(messages, messages[1:], strict=False):
         if newer.date < older.date:
             raise ScenarioError(f"message {newer.id}: date goes back in time (older than message {older.id})")
+    for msg in messages:
+        resolve_content_of(msg, by_id)
     return messages
 
 

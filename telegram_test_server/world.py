@@ -6,6 +6,7 @@ per channel here and dropped when a message changes (new file reference).
 """
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from telegram_test_server.scenario import (
     load_message,
     load_scenario,
     normalize_phone,
+    resolve_content_of,
 )
 
 
@@ -134,8 +136,13 @@ class World:
             raise KeyError(f"message {message_id} has no downloadable media")
         if thumb is None:
             thumb = max(spec.sizes, key=lambda s: s.size).type if spec.type == "photo" else media.MAIN
-        mid = media.media_id(state.id, message_id)
-        return media.file_key(self.seed, mid, thumb), media.downloadable_size(spec, thumb) or 0
+        return self.file_key(state.id, message_id, thumb), media.downloadable_size(spec, thumb) or 0
+
+    def file_key(self, channel_id: int, message_id: int, thumb: str) -> int:
+        """Key of a message's file; a `content_of` media shares the original's key (same bytes)."""
+        spec = self.channels[channel_id].messages[message_id].media
+        mid = media.content_id(spec, channel_id, media.media_id(channel_id, message_id))
+        return media.file_key(self.seed, mid, thumb)
 
     def expected_bytes(self, channel: int | str, message_id: int, thumb: str | None = None) -> bytes:
         """The bytes a download of this message's media must produce."""
@@ -149,11 +156,14 @@ class World:
         """Append `count` generated messages and/or explicit ones (ids may be omitted); new ids."""
         state = self.channel(channel)
         new: list[MessageSpec] = []
+        earlier = ChainMap({}, state.messages)  # for `content_of`: existing and just appended messages
         top_id = state.top_id
         last_date = state.dates[-1] if state.dates else state.spec.date
         for raw in list(messages or []) + [{} for _ in range(count or 0)]:
             msg = self._next_message(state, dict(raw), top_id, last_date, generated=not raw)
+            resolve_content_of(msg, earlier)
             new.append(msg)
+            earlier[msg.id] = msg
             top_id, last_date = msg.id, msg.date
         state.extend(new)
         for msg in new:

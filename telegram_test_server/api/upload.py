@@ -47,7 +47,7 @@ async def get_file(api: ServerApi, req: functions.upload.GetFileRequest, ctx: Ca
     size = media.downloadable_size(msg.media, thumb)
     if size is None:
         raise RpcError(400, "LOCATION_INVALID")
-    key = media.file_key(api.world.seed, mid, thumb)
+    key = api.world.file_key(channel_id, message_id, thumb)
     data = media.file_slice(key, size, req.offset, req.limit)
     return types.upload.File(type=media.file_type(msg.media), mtime=msg.date, bytes=data)
 

@@ -80,6 +80,15 @@ def test_unwritable_output_dir(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_output_dir_that_refuses_writes(tmp_path: Path) -> None:
+    # /proc refuses new files even for root, where os.access() would say "writable".
+    assert_config_error(
+        tmp_path, ["parse", "--channel", "demo_channel", "--output-dir", "/proc/exports"],
+        "/proc is not writable",
+    )
+
+
 def test_output_dir_from_env_is_checked(tmp_path: Path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("x")

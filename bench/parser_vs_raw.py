@@ -1,0 +1,185 @@
+"""Benchmark 2: the real CLI `parse` vs raw Telethon scripts, side by side on one server, repeats interleaved.
+
+(a) history without media: first export of @bench_history (20,000 messages) vs bench/raw_history.py;
+(b) media: @bench_media (40 files, ~203 MB) in safe (1 download) and normal (2) mode vs bench/raw_media.py
+    (sequential, and 2 at a time). Every run is a subprocess (start-up included), with a fresh session
+    copy and a fresh output directory.
+
+Usage: python bench/parser_vs_raw.py [--history-repeats 5] [--media-repeats 3] [--json OUT.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    BENCH_DIR,
+    HISTORY_CHANNEL,
+    MB,
+    MEDIA_CHANNEL,
+    REPO_ROOT,
+    Server,
+    fmt,
+    fresh_session,
+    machine,
+    parser_env,
+    run_timed,
+    serve,
+    spread,
+    workdir,
+)
+
+PY = sys.executable
+CLI = str(REPO_ROOT / "telegram_parser_skill.py")
+Variant = Callable[[Server, Path], float]
+
+
+def parser_cmd(channel: str, run_dir: Path, mode: str) -> list[str]:
+    """The exact CLI command of one parser run."""
+    return [PY, CLI, "parse", "--channel", f"@{channel}", "--mode", mode,
+            "--session-file", str(run_dir / "parser"), "--output-dir", str(run_dir / "out")]
+
+
+def run_parser(server: Server, run_dir: Path, channel: str, mode: str, expect_media: int | None) -> float:
+    """One first export by the CLI; checks exit 0 and the counts; returns wall seconds."""
+    fresh_session(server, run_dir, "parser")
+    secs, out = run_timed(parser_cmd(channel, run_dir, mode), parser_env(run_dir), run_dir)
+    summary = json.loads(out)["summary"]
+    if expect_media is None and summary["new_messages"] != 20000:
+        raise RuntimeError(f"parser exported {summary['new_messages']} messages")
+    if expect_media is not None and (summary["media_saved"] != expect_media or summary["media_errors_count"]):
+        raise RuntimeError(f"parser media: {summary}")
+    return secs
+
+
+def run_raw(server: Server, run_dir: Path, script: str, channel: str, *extra: str) -> tuple[float, dict]:
+    """One raw-Telethon script run in its own process; returns (wall seconds, its JSON line)."""
+    session = fresh_session(server, run_dir, "raw")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    argv = [PY, str(BENCH_DIR / script), str(session), channel, str(run_dir / "out"), *extra]
+    secs, out = run_timed(argv, env, run_dir)
+    return secs, json.loads(out.strip().splitlines()[-1])
+
+
+def history_variants() -> dict[str, Variant]:
+    """(a): CLI parse vs raw iter_messages + JSON."""
+    def raw(server: Server, d: Path) -> float:
+        secs, info = run_raw(server, d, "raw_history.py", HISTORY_CHANNEL)
+        if info["messages"] != 20000:
+            raise RuntimeError(f"raw read {info['messages']} messages")
+        return secs
+
+    return {"parser": lambda s, d: run_parser(s, d, HISTORY_CHANNEL, "safe", None), "raw": raw}
+
+
+def media_variants(files: int, total: int) -> dict[str, Variant]:
+    """(b): CLI parse safe/normal vs raw download_media sequential / 2 at a time."""
+    def raw(parallel: int) -> Variant:
+        def go(server: Server, d: Path) -> float:
+            secs, info = run_raw(server, d, "raw_media.py", MEDIA_CHANNEL, str(parallel))
+            if (info["files"], info["bytes"]) != (files, total):
+                raise RuntimeError(f"raw media: {info}")
+            return secs
+        return go
+
+    return {
+        "raw_seq": raw(1),
+        "parser_safe": lambda s, d: run_parser(s, d, MEDIA_CHANNEL, "safe", files),
+        "parser_normal": lambda s, d: run_parser(s, d, MEDIA_CHANNEL, "normal", files),
+        "raw_par2": raw(2),
+    }
+
+
+def interleaved(server: Server, root: Path, variants: dict[str, Variant], repeats: int) -> dict[str, list[float]]:
+    """Run A B C … A B C … with a fresh directory per run (removed right after)."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for i in range(repeats):
+        for name, fn in variants.items():
+            run_dir = root / f"{name}-{i}"
+            run_dir.mkdir()
+            try:
+                times[name].append(fn(server, run_dir))
+            finally:
+                shutil.rmtree(run_dir, ignore_errors=True)
+    return times
+
+
+def ratios(times: dict[str, list[float]], a: str, b: str) -> dict[str, float]:
+    """Per-repeat paired ratio a/b (time): median, min, max."""
+    return spread([x / y for x, y in zip(times[a], times[b], strict=True)])
+
+
+def startup(repeats: int = 5) -> dict[str, dict[str, float]]:
+    """Process start-up alone: the CLI's --help vs `import telethon`."""
+    env = parser_env(Path("/nonexistent-bench"))
+    cli = [run_timed([PY, CLI, "--help"], env, REPO_ROOT)[0] for _ in range(repeats)]
+    raw = [run_timed([PY, "-c", "import telethon"], env, REPO_ROOT)[0] for _ in range(repeats)]
+    return {"cli_help_s": spread(cli), "python_import_telethon_s": spread(raw)}
+
+
+def media_totals() -> tuple[int, int]:
+    """(files, bytes) of @bench_media, read from the scenario itself."""
+    from telegram_test_server.scenario import load_scenario
+    from telegram_test_server.world import World
+
+    world = World(load_scenario(BENCH_DIR / "scenarios" / "bench.json"))
+    state = world.channel(MEDIA_CHANNEL)
+    sizes = [len(world.expected_bytes(MEDIA_CHANNEL, mid)) for mid in state.ids if state.messages[mid].media]
+    return len(sizes), sum(sizes)
+
+
+def run(history_repeats: int = 5, media_repeats: int = 3) -> dict:
+    """All of benchmark 2 on one server process."""
+    files, total = media_totals()
+    result: dict = {"media_files": files, "media_bytes": total, "startup": startup()}
+    with workdir("bench-pvr-") as tmp, serve(tmp) as server:
+        hist = interleaved(server, tmp, history_variants(), history_repeats)
+        media = interleaved(server, tmp, media_variants(files, total), media_repeats)
+    result["history"] = {"times": hist, "stats": {k: spread(v) for k, v in hist.items()},
+                         "ratio_parser_over_raw": ratios(hist, "parser", "raw")}
+    result["media"] = {
+        "times": media, "stats": {k: spread(v) for k, v in media.items()},
+        "MB_per_s": {k: spread([total / MB / t for t in v]) for k, v in media.items()},
+        "ratio_safe_over_raw_seq": ratios(media, "parser_safe", "raw_seq"),
+        "ratio_normal_over_raw_seq": ratios(media, "parser_normal", "raw_seq"),
+        "ratio_normal_over_raw_par2": ratios(media, "parser_normal", "raw_par2"),
+    }
+    return result
+
+
+def report(r: dict) -> str:
+    """Human-readable lines."""
+    h, m, s = r["history"], r["media"], r["startup"]
+    lines = [f"start-up: CLI --help {fmt(s['cli_help_s'])} s; python -c 'import telethon' "
+             f"{fmt(s['python_import_telethon_s'])} s",
+             f"(a) history 20,000 msgs, wall s: parser {fmt(h['stats']['parser'])}, raw {fmt(h['stats']['raw'])}; "
+             f"ratio parser/raw {fmt(h['ratio_parser_over_raw'])}"]
+    lines += [f"(b) media {r['media_files']} files {r['media_bytes'] / MB:.0f} MB, {k}: {fmt(v)} s, "
+              f"{fmt(m['MB_per_s'][k], 1)} MB/s" for k, v in m["stats"].items()]
+    lines += [f"    {k}: {fmt(v)}" for k, v in m.items() if k.startswith("ratio")]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--history-repeats", type=int, default=5)
+    ap.add_argument("--media-repeats", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    result = run(args.history_repeats, args.media_repeats)
+    result["machine"] = machine()
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -115,12 +115,28 @@ def ratios(times: dict[str, list[float]], a: str, b: str) -> dict[str, float]:
     return spread([x / y for x, y in zip(times[a], times[b], strict=True)])
 
 
-def startup(repeats: int = 5) -> dict[str, dict[str, float]]:
-    """Process start-up alone: the CLI's --help vs `import telethon`."""
-    env = parser_env(Path("/nonexistent-bench"))
-    cli = [run_timed([PY, CLI, "--help"], env, REPO_ROOT)[0] for _ in range(repeats)]
-    raw = [run_timed([PY, "-c", "import telethon"], env, REPO_ROOT)[0] for _ in range(repeats)]
-    return {"cli_help_s": spread(cli), "python_import_telethon_s": spread(raw)}
+def fixed_cost_variants() -> dict[str, Variant]:
+    """Per-process fixed cost: CLI `resolve` vs raw start + connect + get_entity (both one RPC of work)."""
+    def cli(server: Server, d: Path) -> float:
+        fresh_session(server, d, "parser")
+        argv = [PY, CLI, "resolve", "--channel", f"@{HISTORY_CHANNEL}", "--session-file", str(d / "parser")]
+        return run_timed(argv, parser_env(d), d)[0]
+
+    return {"cli_resolve": cli, "raw_resolve": lambda s, d: run_raw(s, d, "raw_resolve.py", HISTORY_CHANNEL)[0]}
+
+
+def profile_parser(server: Server, root: Path, out_dir: Path) -> dict[str, str]:
+    """One CLI history export and one normal-mode media export under cProfile (not timed)."""
+    from profiling import profile_cli
+
+    reports = {}
+    for name, channel, mode in (("history", HISTORY_CHANNEL, "safe"), ("media_normal", MEDIA_CHANNEL, "normal")):
+        d = root / f"prof-{name}"
+        fresh_session(server, d, "parser")
+        argv = parser_cmd(channel, d, mode)[1:]
+        reports[name] = profile_cli(argv, parser_env(d), d, out_dir / f"profile_parser_{name}.txt")
+        shutil.rmtree(d, ignore_errors=True)
+    return reports
 
 
 def media_totals() -> tuple[int, int]:
@@ -134,13 +150,18 @@ def media_totals() -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-def run(history_repeats: int = 5, media_repeats: int = 3) -> dict:
-    """All of benchmark 2 on one server process."""
+def run(history_repeats: int = 5, media_repeats: int = 3, profile_dir: Path | None = None) -> dict:
+    """All of benchmark 2 on one server process (profiling, if asked, after the timed runs)."""
     files, total = media_totals()
-    result: dict = {"media_files": files, "media_bytes": total, "startup": startup()}
+    result: dict = {"media_files": files, "media_bytes": total}
     with workdir("bench-pvr-") as tmp, serve(tmp) as server:
+        fixed = interleaved(server, tmp, fixed_cost_variants(), history_repeats)
         hist = interleaved(server, tmp, history_variants(), history_repeats)
         media = interleaved(server, tmp, media_variants(files, total), media_repeats)
+        if profile_dir is not None:
+            result["profiles"] = profile_parser(server, tmp, profile_dir)
+    result["fixed_cost"] = {"times": fixed, "stats": {k: spread(v) for k, v in fixed.items()},
+                            "ratio_cli_over_raw": ratios(fixed, "cli_resolve", "raw_resolve")}
     result["history"] = {"times": hist, "stats": {k: spread(v) for k, v in hist.items()},
                          "ratio_parser_over_raw": ratios(hist, "parser", "raw")}
     result["media"] = {
@@ -155,9 +176,9 @@ def run(history_repeats: int = 5, media_repeats: int = 3) -> dict:
 
 def report(r: dict) -> str:
     """Human-readable lines."""
-    h, m, s = r["history"], r["media"], r["startup"]
-    lines = [f"start-up: CLI --help {fmt(s['cli_help_s'])} s; python -c 'import telethon' "
-             f"{fmt(s['python_import_telethon_s'])} s",
+    h, m, f = r["history"], r["media"], r["fixed_cost"]
+    lines = [f"fixed cost (start, connect, resolve, exit), wall s: CLI {fmt(f['stats']['cli_resolve'])}, "
+             f"raw {fmt(f['stats']['raw_resolve'])}; ratio {fmt(f['ratio_cli_over_raw'])}",
              f"(a) history 20,000 msgs, wall s: parser {fmt(h['stats']['parser'])}, raw {fmt(h['stats']['raw'])}; "
              f"ratio parser/raw {fmt(h['ratio_parser_over_raw'])}"]
     lines += [f"(b) media {r['media_files']} files {r['media_bytes'] / MB:.0f} MB, {k}: {fmt(v)} s, "
@@ -171,8 +192,9 @@ def main() -> int:
     ap.add_argument("--history-repeats", type=int, default=5)
     ap.add_argument("--media-repeats", type=int, default=3)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--profile", action="store_true", help="also profile one CLI history and media run")
     args = ap.parse_args()
-    result = run(args.history_repeats, args.media_repeats)
+    result = run(args.history_repeats, args.media_repeats, BENCH_DIR / "results" if args.profile else None)
     result["machine"] = machine()
     print(report(result))
     if args.json:

@@ -5,14 +5,12 @@ download folder, atomic-write leftovers (`.*.tmp`) and symlinks are left out.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tgexport.atomic_json import fsync_dir
+from tgexport.atomic_json import atomic_file
 
 TEMP_DIR_NAME = ".tmp"
 
@@ -41,18 +39,7 @@ def make_archive(export_dir: Path) -> Path:
     """Write `<export_dir>.zip` through a temp file in the same folder and rename it into place."""
     export_dir = Path(export_dir)
     target = archive_path(export_dir)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for path, arcname in archive_members(export_dir):
-                    archive.write(path, arcname)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    fsync_dir(target.parent)
+    with atomic_file(target) as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path, arcname in archive_members(export_dir):
+            zf.write(path, arcname)
     return target

@@ -5,8 +5,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from errors import DataFormatError
 
@@ -22,11 +23,19 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    with atomic_file(path) as handle:
+        handle.write(payload)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary handle on a temp file beside `path`; on success it is fsynced and renamed to `path`,
+    on any exception removed, so `path` is always the old or the complete new file."""
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)

@@ -6,17 +6,25 @@ registers the server's RSA key with Telethon in this process, so clients can han
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from telegram_test_server import keys
 from telegram_test_server.server import TestServer
 from testkit.server import make_session, running_server
 
 keys.register_with_telethon()
+
+# Property tests are deterministic by default (fixed seeds, no example database), as CI needs;
+# HYPOTHESIS_PROFILE=explore searches with fresh random examples.
+settings.register_profile("deterministic", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture

@@ -106,8 +106,12 @@ class MediaDownloader:
         self.stats = MediaStats()
         self._slots = asyncio.Semaphore(max(1, preset.parallel_downloads))
 
-    async def download(self, message: Any) -> list[dict[str, Any]]:
-        """The `media_files` items for one message ([] when it has nothing downloadable)."""
+    async def download(self, message: Any, *, after: asyncio.Future[Any] | None = None) -> list[dict[str, Any]]:
+        """The `media_files` items for one message ([] when it has nothing downloadable).
+
+        With `after` (the previous message's download), the finished file is deduplicated and
+        stored only once that one is done, so the earliest message keeps the stored copy.
+        """
         info = describe_media(message)
         if info is None:
             return []
@@ -117,15 +121,25 @@ class MediaDownloader:
                      "skipped": SKIPPED_BY_SIZE}]
         async with self._slots:
             try:
-                item = await self._download_item(message, info)
+                tmp = await self._download_item(message, info)
             except _ItemFailed as failed:
                 self.stats.errors += 1
-                item = failed_item(info.kind, failed.error)
-        return [item]
+                return [failed_item(info.kind, failed.error)]
+        try:
+            if after is not None:
+                await asyncio.wait([after])
+        except BaseException:
+            _remove(tmp)
+            raise
+        return [await self._keep(tmp, message.id, info)]
 
     async def download_many(self, messages: Iterable[Any]) -> dict[int, list[dict[str, Any]]]:
-        """Items per message id, `preset.parallel_downloads` at once; the first fatal error cancels the rest."""
-        tasks = {m.id: asyncio.ensure_future(self.download(m)) for m in messages}
+        """Items per message id, `preset.parallel_downloads` at once, stored in ascending id order;
+        the first fatal error cancels the rest."""
+        tasks: dict[int, asyncio.Future[list[dict[str, Any]]]] = {}
+        previous: asyncio.Future[Any] | None = None
+        for message in sorted(messages, key=lambda m: m.id):
+            previous = tasks[message.id] = asyncio.ensure_future(self.download(message, after=previous))
         try:
             if tasks:
                 await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
@@ -140,7 +154,8 @@ class MediaDownloader:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _download_item(self, message: Any, info: MediaInfo) -> dict[str, Any]:
+    async def _download_item(self, message: Any, info: MediaInfo) -> Path:
+        """The finished temp file of one message's media, or _ItemFailed."""
         current, refreshed, failures = message, False, 0
         while True:
             source = media_source(current)
@@ -160,7 +175,7 @@ class MediaDownloader:
             except Exception as exc:  # noqa: BLE001 - classified below; the run goes on
                 failures = await self._after_failure(message.id, info, exc, failures)
                 continue
-            return await self._keep(tmp, message.id, info)
+            return tmp
 
     async def _refresh(self, message_id: int, info: MediaInfo, already: bool) -> Any:
         """Re-fetch the message once for a fresh file reference; a second expiry fails the item."""

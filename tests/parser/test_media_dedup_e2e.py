@@ -102,9 +102,8 @@ def test_identical_bytes_are_stored_once_across_runs(tmp_path: Path, mode: str) 
         assert (state["last_message_id"], state["media_total"]) == (new_ids[-1], 8)
 
 
-@pytest.mark.xfail(strict=True, reason="parallel downloads: the copy that finishes first is stored, so an "
-                                       "earlier message can point at a later message's file")
 def test_parallel_downloads_keep_the_first_message_copy(tmp_path: Path) -> None:
+    """Message 2 finishes last, yet its copy is the stored one: storing follows id order."""
     slow_first = {**SCENARIO, "faults": [{"kind": "slow", "channel": CHANNEL, "message_id": 2, "delay": 0.5}]}
     with running_server(slow_first) as server:
         make_session(server, tmp_path / "acc.session")

@@ -13,6 +13,7 @@ from telethon import TelegramClient, types, utils
 from telethon.errors import FloodError
 
 from errors import RATE_LIMIT, ConfigError, RateLimitError
+from session_lock import SessionLock
 from tgexport import config, session_db
 from tgexport.applog import current_run_id, log_error, new_run_id
 from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
@@ -82,6 +83,7 @@ class TelegramParser:
         auth_io: AuthIO | None = None,
         max_flood_wait: float = DEFAULT_MAX_FLOOD_WAIT,
         sleep: Sleep = asyncio.sleep,
+        lock_session: bool = True,
     ) -> None:
         self.api_id = int(api_id)
         self._api_hash = api_hash
@@ -91,6 +93,8 @@ class TelegramParser:
         self._auth_io = auth_io
         self.max_flood_wait = max_flood_wait
         self._sleep = sleep
+        # The CLI takes the lock itself (before validating the session) and passes lock_session=False.
+        self._lock = SessionLock(session_file, command="python-api") if lock_session else None
         self.client: TelegramClient | None = None
 
     def __repr__(self) -> str:
@@ -116,8 +120,17 @@ class TelegramParser:
         return client
 
     async def connect(self) -> None:
-        """Open the session (retrying a locked database), connect, and sign in if needed."""
-        self.client = await retry_locked_database(self._open_and_connect, logger=log)
+        """Lock the session file, open it (retrying a locked database), connect, sign in if needed.
+
+        Raises `session_lock.SessionLockBusy` when another process (or parser) holds the session.
+        """
+        if self._lock is not None and not self._lock.held:
+            self._lock.acquire()
+        try:
+            self.client = await retry_locked_database(self._open_and_connect, logger=log)
+        except BaseException:
+            self._release_lock()
+            raise
         log.info("connected")
         creds = self._credentials or Credentials.from_env()
         await ensure_authorized(self.client, creds, self.auth_state_path, self._auth_io)
@@ -125,8 +138,15 @@ class TelegramParser:
     async def disconnect(self) -> None:
         """Disconnect and close the session (safe to call twice)."""
         client, self.client = self.client, None
-        if client is not None:
-            await _quiet_disconnect(client)
+        try:
+            if client is not None:
+                await _quiet_disconnect(client)
+        finally:
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def _require_client(self) -> TelegramClient:
         if self.client is None:

@@ -105,6 +105,7 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str)
     parser = TelegramParser(
         cfg.api_id, cfg.api_hash, args.session_file, auth_state_dir=cfg.log_dir,
         credentials=cfg.credentials, max_flood_wait=args.max_flood_wait,
+        lock_session=False,  # main() already holds the session lock
     )
     try:
         await parser.connect()

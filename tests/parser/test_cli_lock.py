@@ -78,3 +78,41 @@ def test_lock_wait_takes_the_lock_when_freed(server, tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert '"lock_chan"' in out
     assert not (tmp_path / "acc.session.lock").exists()
+
+
+def test_python_api_takes_the_lock_too(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`TelegramParser.connect()` locks the session; a second parser on it is refused, and
+    `disconnect()` frees it for the next one."""
+    import asyncio
+
+    from telegram_parser import TelegramParser
+    from testkit.cli import DUMMY_API_HASH, DUMMY_API_ID
+
+    monkeypatch.setenv("TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER", "1")
+    session = make_session(server, tmp_path / "api.session")
+    lock_file = session_lock.lock_path_for(session)
+
+    def parser() -> TelegramParser:
+        return TelegramParser(int(DUMMY_API_ID), DUMMY_API_HASH, str(session), auth_state_dir=tmp_path)
+
+    async def scenario() -> list[dict]:
+        first, second = parser(), parser()
+        await first.connect()
+        try:
+            assert lock_file.is_file()
+            with pytest.raises(session_lock.SessionLockBusy) as busy:
+                await second.connect()
+            assert busy.value.owner_pid == os.getpid()
+            assert second.client is None
+        finally:
+            await first.disconnect()
+        assert not lock_file.exists()
+        third = parser()
+        await third.connect()
+        try:
+            return await third.get_available_channels()
+        finally:
+            await third.disconnect()
+
+    channels = asyncio.run(scenario())
+    assert [c["username"] for c in channels] == ["lock_chan"]

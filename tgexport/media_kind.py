@@ -85,16 +85,19 @@ def _file_name(document: types.Document) -> str | None:
     return None
 
 
+def _photo_and_size(message: Any) -> tuple[types.Photo, Any] | None:
+    """The message's photo and the PhotoSize we download, when it has a downloadable photo."""
+    photo = _photo_of(getattr(message, "media", None))
+    size = largest_photo_size(photo) if photo is not None else None
+    return (photo, size) if size is not None else None
+
+
 def describe_media(message: Any) -> MediaInfo | None:
     """MediaInfo for a message's downloadable media; None for polls, web pages, geo, service…"""
-    media = getattr(message, "media", None)
-    photo = _photo_of(media)
+    photo = _photo_and_size(message)
     if photo is not None:
-        size = largest_photo_size(photo)
-        if size is None:
-            return None
-        return MediaInfo(PHOTO, _size_bytes(size), None, PHOTO_MIME)
-    document = _document_of(media)
+        return MediaInfo(PHOTO, _size_bytes(photo[1]), None, PHOTO_MIME)
+    document = _document_of(getattr(message, "media", None))
     if document is not None:
         return MediaInfo(kind_for_mime(document.mime_type), document.size, _file_name(document),
                          document.mime_type)
@@ -103,25 +106,25 @@ def describe_media(message: Any) -> MediaInfo | None:
 
 def media_source(message: Any) -> MediaSource | None:
     """The location (with the message's current file reference) to download, or None."""
-    media = getattr(message, "media", None)
-    photo = _photo_of(media)
+    photo = _photo_and_size(message)
     if photo is not None:
-        size = largest_photo_size(photo)
-        if size is None:
-            return None
-        if isinstance(size, types.PhotoStrippedSize):
-            data = tl_utils.stripped_photo_to_jpg(size.bytes)
-            return MediaSource(None, len(data), data)
-        if isinstance(size, types.PhotoCachedSize):
-            return MediaSource(None, len(size.bytes), bytes(size.bytes))
-        location = types.InputPhotoFileLocation(
-            id=photo.id, access_hash=photo.access_hash, file_reference=photo.file_reference,
-            thumb_size=size.type)
-        return MediaSource(location, _size_bytes(size))
-    document = _document_of(media)
+        return _photo_source(*photo)
+    document = _document_of(getattr(message, "media", None))
     if document is not None:
         location = types.InputDocumentFileLocation(
             id=document.id, access_hash=document.access_hash,
             file_reference=document.file_reference, thumb_size="")
         return MediaSource(location, document.size)
     return None
+
+
+def _photo_source(photo: types.Photo, size: Any) -> MediaSource:
+    if isinstance(size, types.PhotoStrippedSize):
+        data = tl_utils.stripped_photo_to_jpg(size.bytes)
+        return MediaSource(None, len(data), data)
+    if isinstance(size, types.PhotoCachedSize):
+        return MediaSource(None, len(size.bytes), bytes(size.bytes))
+    location = types.InputPhotoFileLocation(
+        id=photo.id, access_hash=photo.access_hash, file_reference=photo.file_reference,
+        thumb_size=size.type)
+    return MediaSource(location, _size_bytes(size))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import socket
 import sqlite3
@@ -17,6 +16,7 @@ import session_lock
 from errors import ConfigError, ParserError
 from tgexport import config
 from tgexport.applog import log_error, new_run_id, setup_app_logging
+from tgexport.atomic_json import dump_json_text
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
@@ -168,7 +168,7 @@ def _utf8_stdio() -> None:
 
 def emit(result: Any) -> None:
     """Print the command's result as UTF-8 JSON on stdout."""
-    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(dump_json_text(result))
     sys.stdout.flush()
 
 

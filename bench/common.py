@@ -145,4 +145,15 @@ def machine() -> dict[str, str]:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
         cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
     return {"nproc": str(os.cpu_count()), "python": sys.version.split()[0], "telethon": telethon.__version__,
-            "cryptg": version("cryptg"), "telethon_uses_cryptg": str(aes.cryptg is not None), "cpu": cpu}
+            "cryptg": version("cryptg"), "telethon_uses_cryptg": str(aes.cryptg is not None), "cpu": cpu,
+            "git": _git_state()}
+
+
+def _git_state() -> str:
+    """Commit of the measured code, plus '+dirty' (outside bench/) when the tree has local changes."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    dirty = git("status", "--porcelain", "--", ".", ":!bench", ":!BENCHMARKS.md")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")

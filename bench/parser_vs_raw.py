@@ -2,8 +2,9 @@
 
 (a) history without media: first export of @bench_history (20,000 messages) vs bench/raw_history.py;
 (b) media: @bench_media (40 files, ~203 MB) in safe (1 download) and normal (2) mode vs bench/raw_media.py
-    (sequential, and 2 at a time). Every run is a subprocess (start-up included), with a fresh session
-    copy and a fresh output directory.
+    (sequential; 2 at a time; both again plus the parser's sha256 + fsync per file in a thread; 2 at a
+    time with the fsync on the event loop, as the parser does).
+Every run is a subprocess (start-up included), with a fresh session copy and a fresh output directory.
 
 Usage: python bench/parser_vs_raw.py [--history-repeats 5] [--media-repeats 3] [--json OUT.json]
 """
@@ -80,9 +81,10 @@ def history_variants() -> dict[str, Variant]:
 
 def media_variants(files: int, total: int) -> dict[str, Variant]:
     """(b): CLI parse safe/normal vs raw download_media sequential / 2 at a time."""
-    def raw(parallel: int) -> Variant:
+    def raw(parallel: int, durable: str = "") -> Variant:
         def go(server: Server, d: Path) -> float:
-            secs, info = run_raw(server, d, "raw_media.py", MEDIA_CHANNEL, str(parallel))
+            extra = [str(parallel)] + ([durable] if durable else [])
+            secs, info = run_raw(server, d, "raw_media.py", MEDIA_CHANNEL, *extra)
             if (info["files"], info["bytes"]) != (files, total):
                 raise RuntimeError(f"raw media: {info}")
             return secs
@@ -93,6 +95,9 @@ def media_variants(files: int, total: int) -> dict[str, Variant]:
         "parser_safe": lambda s, d: run_parser(s, d, MEDIA_CHANNEL, "safe", files),
         "parser_normal": lambda s, d: run_parser(s, d, MEDIA_CHANNEL, "normal", files),
         "raw_par2": raw(2),
+        "raw_seq_durable": raw(1, "durable"),
+        "raw_par2_durable": raw(2, "durable"),
+        "raw_par2_durable_loop": raw(2, "durable-loop"),
     }
 
 
@@ -170,6 +175,9 @@ def run(history_repeats: int = 5, media_repeats: int = 3, profile_dir: Path | No
         "ratio_safe_over_raw_seq": ratios(media, "parser_safe", "raw_seq"),
         "ratio_normal_over_raw_seq": ratios(media, "parser_normal", "raw_seq"),
         "ratio_normal_over_raw_par2": ratios(media, "parser_normal", "raw_par2"),
+        "ratio_safe_over_raw_seq_durable": ratios(media, "parser_safe", "raw_seq_durable"),
+        "ratio_normal_over_raw_par2_durable": ratios(media, "parser_normal", "raw_par2_durable"),
+        "ratio_normal_over_raw_par2_durable_loop": ratios(media, "parser_normal", "raw_par2_durable_loop"),
     }
     return result
 

@@ -1,11 +1,15 @@
 """Raw Telethon baseline: download_media of every message with media in a channel (PARALLEL at a time).
 
-Usage: python bench/raw_media.py SESSION.session CHANNEL OUT_DIR [PARALLEL=1]
+Usage: python bench/raw_media.py SESSION.session CHANNEL OUT_DIR [PARALLEL=1] [durable|durable-loop]
+With `durable`, each finished file is also sha256-hashed and fsync'ed in a worker thread; with
+`durable-loop`, hashed in a thread but fsync'ed on the event loop (what the parser does).
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +17,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from raw_telethon import raw_client  # noqa: E402
 
 
-async def main(session: str, channel: str, out_dir: str, parallel: str = "1") -> int:
+def sha256_file(path: str) -> str:
+    """Hash the file in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_file(path: str) -> None:
+    """Flush the file to disk."""
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def sha256_and_fsync(path: str) -> str:
+    """The parser's per-file durability work, all in one worker thread."""
+    digest = sha256_file(path)
+    fsync_file(path)
+    return digest
+
+
+async def main(session: str, channel: str, out_dir: str, parallel: str = "1", durable: str = "") -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     slots = asyncio.Semaphore(int(parallel))
@@ -24,6 +50,11 @@ async def main(session: str, channel: str, out_dir: str, parallel: str = "1") ->
         async def fetch(msg) -> int:
             async with slots:
                 path = await client.download_media(msg, file=str(out / f"{msg.id}"))
+                if durable == "durable":
+                    await asyncio.to_thread(sha256_and_fsync, path)
+                elif durable == "durable-loop":
+                    await asyncio.to_thread(sha256_file, path)
+                    fsync_file(path)
             return Path(path).stat().st_size
 
         sizes = await asyncio.gather(*(fetch(m) for m in messages))
@@ -32,4 +63,4 @@ async def main(session: str, channel: str, out_dir: str, parallel: str = "1") ->
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(*sys.argv[1:5])))
+    sys.exit(asyncio.run(main(*sys.argv[1:6])))

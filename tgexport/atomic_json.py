@@ -11,10 +11,27 @@ from typing import Any, BinaryIO
 
 from errors import DataFormatError
 
+OUTLINE_DEPTH = 2  # objects/arrays this deep are laid out one member per line; deeper ones compact
+
 
 def dump_json_text(data: Any) -> str:
-    """The one JSON style of every file we write: UTF-8 kept as is, indented."""
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    """The one JSON style of every file (and stdout) we write: UTF-8 kept as is, the outer two
+    levels one member per line, each deeper value (e.g. one message) compact on its line.
+
+    Compact values go through json's C encoder; `indent=` would force the pure-Python one,
+    which made encoding a third of a large export's run time (BENCHMARKS.md).
+    """
+    return _outline(data, 0) + "\n"
+
+
+def _outline(value: Any, level: int) -> str:
+    if level >= OUTLINE_DEPTH or not value or not isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    pad, end = "  " * (level + 1), "\n" + "  " * level
+    if isinstance(value, dict):
+        members = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_outline(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(members) + end + "}"
+    return "[\n" + ",\n".join(pad + _outline(v, level + 1) for v in value) + end + "]"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

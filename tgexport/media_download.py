@@ -264,7 +264,8 @@ class MediaDownloader:
                 self.stats.dedup_hits += 1
             else:
                 name = stored_name(message_id, info.original_name, info.mime_type, info.kind)
-                rel = self.store.place(tmp, info.kind, name, sha)
+                # fsyncs run in a thread so they never stall the other download in flight
+                rel = await asyncio.to_thread(self.store.place, tmp, info.kind, name, sha)
                 self.stats.saved += 1
         finally:
             _remove(tmp)

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from telethon import TelegramClient, types, utils
-from telethon.errors import FloodError
 
-from errors import RATE_LIMIT, ConfigError, RateLimitError
+from errors import ConfigError
 from session_lock import SessionLock
 from tgexport import config, session_db
-from tgexport.applog import current_run_id, log_error, new_run_id
+from tgexport.applog import current_run_id, new_run_id
 from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.config import Credentials
 from tgexport.connect_retry import is_database_locked, retry_locked_database
+from tgexport.flood import AppLogEvents, FloodController
 from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT
 from tgexport.resolver import channel_username, resolve_channel
 
@@ -154,18 +154,9 @@ class TelegramParser:
         return self.client
 
     async def _with_flood_wait(self, make_call: Callable[[], Awaitable[T]], what: str) -> T:
-        """Await `make_call()`, sleeping through FloodWaits up to `max_flood_wait` seconds."""
-        while True:
-            try:
-                return await make_call()
-            except FloodError as exc:
-                seconds = int(getattr(exc, "seconds", 0) or 0)
-                if seconds > self.max_flood_wait:
-                    raise RateLimitError(
-                        f"Telegram asked to wait {seconds} s for {what}, more than --max-flood-wait "
-                        f"{self.max_flood_wait:g} s; retry later", retry_after=seconds) from exc
-                log_error(log, f"flood wait {seconds} s for {what}; waiting", RATE_LIMIT, logging.WARNING)
-                await self._sleep(seconds)
+        """Await `make_call()`, sitting out FloodWaits (logged in the app log) up to `max_flood_wait` s."""
+        flood = FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep)
+        return await flood.call(make_call, what=what)
 
     async def get_available_channels(self) -> list[dict[str, Any]]:
         """Every channel among the account's dialogs: `{id (marked), username, title}`."""

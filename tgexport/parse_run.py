@@ -27,7 +27,7 @@ from errors import (
 from tgexport import archive
 from tgexport.export_log import ExportLog
 from tgexport.export_store import ChannelInfo, ExportStore
-from tgexport.flood import FloodController
+from tgexport.flood import AppLogEvents, FloodController
 from tgexport.history import DateWindow, HistoryReader, ScanProgress
 from tgexport.media import MediaDownloader, describe_media
 from tgexport.modes import pause_scale
@@ -43,16 +43,6 @@ CHECKPOINT_SEC = 60.0
 MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-
-
-class AppLogEvents:
-    """Stands in for the export log before the export directory is known (channel resolution)."""
-
-    def info(self, event: str, **data: Any) -> None:
-        log.info("%s %s", event, data)
-
-    def error(self, event: str, error_code: str | None = None, **data: Any) -> None:
-        log.warning("%s %s", event, data, extra={"error_code": error_code})
 
 
 @dataclass

@@ -108,7 +108,7 @@ def _read_owner(fd: int) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _read_owner_settled(fd: int, attempts: int = 5) -> dict[str, Any]:
+def _read_owner_settled(fd: int, attempts: int = 20) -> dict[str, Any]:
     """Read the owner, giving a holder that has just locked a moment to write its JSON."""
     owner = _read_owner(fd)
     for _ in range(attempts - 1):
@@ -188,8 +188,14 @@ class SessionLock:
                 if sys.platform != "win32" and not _same_file(fd, self.lock_path):
                     os.close(fd)  # the holder unlinked it after our open: lock the new file instead
                     continue
-                self._write_owner(fd)
             except BaseException:
+                os.close(fd)
+                raise
+            try:
+                self._write_owner(fd)
+            except BaseException:  # e.g. Ctrl+C right after locking: leave no lock file behind
+                if sys.platform != "win32" and _same_file(fd, self.lock_path):
+                    _unlink_quietly(self.lock_path)
                 os.close(fd)
                 raise
             self._fd = fd

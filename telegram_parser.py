@@ -19,7 +19,7 @@ from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.config import Credentials
 from tgexport.connect_retry import is_database_locked, retry_locked_database
-from tgexport.flood import AppLogEvents, FloodController
+from tgexport.flood import AppLogEvents, FloodController, request_timeout_from_env
 from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT
 from tgexport.resolver import channel_username, resolve_channel
 
@@ -127,7 +127,7 @@ class TelegramParser:
         if self._lock is not None and not self._lock.held:
             self._lock.acquire()
         try:
-            self.client = await retry_locked_database(self._open_and_connect, logger=log)
+            self.client = await retry_locked_database(self._open_and_connect, sleep=self._sleep, logger=log)
         except BaseException:
             self._release_lock()
             raise
@@ -155,7 +155,8 @@ class TelegramParser:
 
     async def _with_flood_wait(self, make_call: Callable[[], Awaitable[T]], what: str) -> T:
         """Await `make_call()`, sitting out FloodWaits (logged in the app log) up to `max_flood_wait` s."""
-        flood = FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep)
+        flood = FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep,
+                                request_timeout=request_timeout_from_env())
         return await flood.call(make_call, what=what)
 
     async def get_available_channels(self) -> list[dict[str, Any]]:
@@ -202,8 +203,13 @@ class TelegramParser:
         cleanup_temp: bool = True,
         run_id: str | None = None,
         max_flood_wait: float | None = None,
+        on_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Export the channel (delegates to `tgexport.parse_run.run_parse`); returns the `parse` JSON."""
+        """Export the channel (delegates to `tgexport.parse_run.run_parse`); returns the `parse` JSON.
+
+        `on_result` (added) also gets that JSON, with an `error` key, when the run stops early
+        after saving something (RATE_LIMIT, Ctrl+C, errors), so callers can report what was saved.
+        """
         from tgexport.parse_run import ParseOptions, run_parse
 
         if isinstance(keyword_filter, str):
@@ -221,7 +227,8 @@ class TelegramParser:
             cleanup_temp=cleanup_temp,
             max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
         )
-        return await run_parse(self._require_client(), options, run_id or current_run_id() or new_run_id())
+        return await run_parse(self._require_client(), options, run_id or current_run_id() or new_run_id(),
+                               on_result=on_result)
 
 
 async def _quiet_disconnect(client: TelegramClient) -> None:

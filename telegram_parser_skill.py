@@ -15,7 +15,7 @@ import errors
 import session_lock
 from errors import ConfigError, ParserError
 from tgexport import config
-from tgexport.applog import log_error, new_run_id, setup_app_logging
+from tgexport.applog import AppLogError, log_error, new_run_id, open_app_logs
 from tgexport.atomic_json import dump_json_text
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
@@ -98,8 +98,11 @@ def validate_args(args: argparse.Namespace) -> None:
         _check_output_dir(args.output_dir)
 
 
-async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str) -> Any:
-    """Connect, sign in, run one command, disconnect; returns what goes to stdout as JSON."""
+async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str, stopped: dict[str, Any]) -> Any:
+    """Connect, sign in, run one command, disconnect; returns what goes to stdout as JSON.
+
+    A parse that stops early leaves its partial result in `stopped["result"]`.
+    """
     from telegram_parser import TelegramParser  # Telethon loads only after the arguments are valid
 
     parser = TelegramParser(
@@ -119,6 +122,7 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str)
             keyword_filter=list(opts.keywords) or None, max_media_size_mb=opts.max_media_size_mb,
             dry_run=opts.dry_run, zip_output=opts.zip_output, cleanup_temp=opts.cleanup_temp,
             run_id=run_id, max_flood_wait=opts.max_flood_wait,
+            on_result=lambda result: stopped.update(result=result) if "error" in result else None,
         )
     finally:
         await parser.disconnect()
@@ -151,7 +155,8 @@ def _one_line(text: str) -> str:
 def fail(exc: ParserError, cause: BaseException | None = None) -> int:
     """Log the error with its code (and `cause`'s traceback), print one `Error:` line, return the exit code."""
     if isinstance(exc, session_lock.SessionLockBusy):
-        message = f"session {exc.lock_path} is locked by PID {exc.owner_pid}"
+        owner = f"PID {exc.owner_pid}" if exc.owner_pid is not None else "a process that has not written its PID yet"
+        message = f"session {exc.lock_path} is locked by {owner}"
     else:
         message = _one_line(exc.message)
     log.error(message, exc_info=cause, extra={"error_code": exc.code})
@@ -185,9 +190,14 @@ def _run(argv: list[str] | None, run_id: str) -> int:
     cfg = config.load_config()
     log.info("command %s started (session %s)", args.command, args.session_file)
     lock = session_lock.SessionLock(args.session_file, command=args.command)
-    lock.acquire(wait=args.lock_wait)
+    stopped: dict[str, Any] = {}
     try:
-        result = asyncio.run(run_command(args, cfg, run_id))
+        _acquire(lock, args.lock_wait)
+        result = asyncio.run(run_command(args, cfg, run_id, stopped))
+    except BaseException:
+        if "result" in stopped:  # what a stopped parse saved is reported, then the error
+            emit(stopped["result"])
+        raise
     finally:
         lock.release()
     emit(result)
@@ -196,12 +206,37 @@ def _run(argv: list[str] | None, run_id: str) -> int:
     return code
 
 
+def _acquire(lock: session_lock.SessionLock, wait: float) -> None:
+    """Take the session lock; with --lock-wait, say in the app log whom we wait for."""
+    try:
+        lock.acquire()
+    except session_lock.SessionLockBusy as busy:
+        if wait <= 0:
+            raise
+        log.info("session %s is locked by PID %s; waiting up to %g s (--lock-wait)", busy.lock_path, busy.owner_pid, wait)
+        lock.acquire(wait=wait)
+        log.info("session lock acquired after waiting")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (0, 1, 2 or 130)."""
     _utf8_stdio()
     run_id = new_run_id()
-    config.load_env_file()
-    setup_app_logging(config.log_dir(), run_id)
+    env_file: config.EnvFile | None = None
+    env_error: ConfigError | None = None
+    try:
+        env_file = config.load_env_file()
+    except ConfigError as exc:  # app logs then go where the real environment (or the default) says
+        env_error = exc
+    try:
+        open_app_logs(config.log_dir(), run_id)
+    except AppLogError as exc:  # nothing can be logged: only the one Error line
+        print(f"Error: {_one_line((env_error or exc).message)}", file=sys.stderr, flush=True)
+        return errors.EXIT_FATAL
+    if env_error is not None:
+        return fail(env_error)
+    if env_file is not None:
+        env_file.log_warnings(log)
     session_lock.raise_on_sigterm()
     try:
         return _run(argv, run_id)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+from errors import ConfigError
 
 MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 10
@@ -60,8 +63,22 @@ class UtcFormatter(logging.Formatter):
         return super().format(record)
 
 
+class AppLogError(ConfigError):
+    """The app-log folder or one of its files cannot be created or opened."""
+
+
+class _AppLogHandler(RotatingFileHandler):
+    """Rotating file handler that drops a record it cannot write instead of printing a traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # stderr is reserved for the one `Error:` line; a failed disk write must not add more
+        super().handleError(record)
+
+
 def _file_handler(path: Path, level: int) -> RotatingFileHandler:
-    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+    """Open `path` now (not lazily), so an unusable file fails here rather than at the first record."""
+    handler = _AppLogHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     handler.setLevel(level)
     handler.setFormatter(UtcFormatter())
     handler.addFilter(RunIdFilter())
@@ -69,24 +86,44 @@ def _file_handler(path: Path, level: int) -> RotatingFileHandler:
     return handler
 
 
-def setup_app_logging(log_dir: Path, run_id: str | None = None) -> bool:
-    """Attach `app.log`/`errors.log` handlers under `log_dir` to the root logger (idempotent).
-
-    Returns False (and logs nowhere) when the folder cannot be created.
-    """
-    set_run_id(run_id)
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, _HANDLER_TAG, False)]:
-        root.removeHandler(handler)
-        handler.close()
+def _open_handlers(log_dir: Path) -> list[RotatingFileHandler]:
+    """Create `log_dir` and open both log files; AppLogError (nothing left open) when that fails."""
+    handlers: list[RotatingFileHandler] = []
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    root.addHandler(_file_handler(log_dir / "app.log", logging.INFO))
-    root.addHandler(_file_handler(log_dir / "errors.log", logging.WARNING))
+        for name, level in (("app.log", logging.INFO), ("errors.log", logging.WARNING)):
+            handlers.append(_file_handler(log_dir / name, level))
+    except OSError as exc:
+        for handler in handlers:
+            handler.close()
+        where = f"{Path(exc.filename).name}: " if exc.filename and Path(exc.filename) != log_dir else ""
+        raise AppLogError(f"cannot write app logs in {log_dir}: {where}{exc.strerror or exc}") from exc
+    return handlers
+
+
+def open_app_logs(log_dir: Path, run_id: str | None = None) -> None:
+    """Attach `app.log`/`errors.log` handlers under `log_dir` to the root logger (idempotent).
+
+    Raises AppLogError before touching the root logger when the folder or a file cannot be opened.
+    """
+    set_run_id(run_id)
+    handlers = _open_handlers(log_dir)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_TAG, False)]:
+        root.removeHandler(old)
+        old.close()
+    for handler in handlers:
+        root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
+
+
+def setup_app_logging(log_dir: Path, run_id: str | None = None) -> bool:
+    """`open_app_logs`, returning False (and changing no handler) instead of raising AppLogError."""
+    try:
+        open_app_logs(log_dir, run_id)
+    except AppLogError:
+        return False
     return True
 
 

@@ -1,6 +1,8 @@
 """Configuration from the environment and the `.env` file next to the CLI script."""
 from __future__ import annotations
 
+import io
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +27,65 @@ def env_file_path() -> Path:
     return Path(raw) if raw else SCRIPT_DIR / ".env"
 
 
-def load_env_file() -> Path | None:
-    """Load the `.env` file into os.environ without overriding real variables; return it if loaded."""
-    path = env_file_path()
-    if not path.is_file():
+class _Collect(logging.Handler):
+    """Keeps the records python-dotenv logs while a `.env` file is parsed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """A loaded `.env` file and python-dotenv's warnings about it (logged once app logs exist)."""
+
+    path: Path
+    warnings: tuple[str, ...] = ()
+
+    def log_warnings(self, logger: logging.Logger) -> None:
+        """Write the parse warnings (e.g. lines that are not NAME=value) to `logger`."""
+        for message in self.warnings:
+            logger.warning("%s: %s", self.path, message)
+
+
+def _read_env_text(path: Path) -> str | None:
+    """The text of `path` (UTF-8, optional BOM); None when it does not exist; ConfigError otherwise."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    load_dotenv(path, override=False, encoding="utf-8")
-    return path
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start:exc.start + 1].hex()
+        raise ConfigError(f"cannot read {path}: not UTF-8 text (byte 0x{bad} at offset {exc.start})") from exc
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read {path}: {reason}") from exc
+
+
+def load_env_file() -> EnvFile | None:
+    """Load the `.env` file into os.environ without overriding real variables.
+
+    Returns None when there is no such file. ConfigError (os.environ untouched) when it exists
+    but cannot be read or decoded, e.g. a directory, no read permission or bytes that are not UTF-8.
+    Parse warnings are returned instead of going to stderr, since app logging is not set up yet.
+    """
+    path = env_file_path()
+    text = _read_env_text(path)
+    if text is None:
+        return None
+    dotenv_log = logging.getLogger("dotenv.main")
+    collector, propagate = _Collect(), dotenv_log.propagate
+    dotenv_log.addHandler(collector)
+    dotenv_log.propagate = False
+    try:
+        load_dotenv(stream=io.StringIO(text), override=False)
+    finally:
+        dotenv_log.removeHandler(collector)
+        dotenv_log.propagate = propagate
+    return EnvFile(path, tuple(collector.messages))
 
 
 def log_dir() -> Path:

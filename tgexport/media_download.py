@@ -2,7 +2,7 @@
 
 Per item: size limit first; then download attempts into the temp dir. Every attempt logs
 `media_download_start` and exactly one `media_download_finished` (outcome success | timeout |
-error | cancelled). FILE_REFERENCE_EXPIRED → re-fetch the message once; transient errors →
+error; a cancelled attempt, e.g. Ctrl+C, is outcome error with `"error": "cancelled"`). FILE_REFERENCE_EXPIRED → re-fetch the message once; transient errors →
 back-off 2**attempt s × pause_scale() up to preset.retries; FloodWait → FloodController
 (RateLimitError propagates). A finished file is hashed, deduplicated via the sha256 index
 or renamed atomically into `media/<kind>/`.
@@ -161,7 +161,7 @@ class MediaDownloader:
             source = media_source(current)
             try:
                 tmp = await self.flood.call(lambda s=source: self._attempt(message.id, info, s),
-                                            what="upload.getFile")
+                                            what="upload.getFile", bounded=False)  # own watchdog
             except DownloadTimeout as exc:
                 self.log.error("download_timeout", NETWORK_ERROR, message_id=message.id,
                                media_type=info.kind, reason=exc.reason)
@@ -216,10 +216,10 @@ class MediaDownloader:
     async def _attempt(self, message_id: int, info: MediaInfo, source: MediaSource) -> Path:
         """One download attempt into a fresh temp file, framed by start/finished events."""
         timeout = media_timeout(self.base_timeout, info.known_size)
+        tmp = self._temp_path(message_id)  # may raise: before the start event, so events stay paired
         self.log.info("media_download_start", message_id=message_id, media_type=info.kind,
                       known_size=info.known_size, timeout_sec=round(timeout, 3))
         started, outcome, error = self.clock(), "error", None
-        tmp = self._temp_path(message_id)
         try:
             progress = Progress(self.clock)
             await run_with_watchdog(self._fetch(source, tmp, progress), deadline_sec=timeout,
@@ -231,7 +231,7 @@ class MediaDownloader:
             outcome = "timeout"
             raise
         except (asyncio.CancelledError, KeyboardInterrupt):
-            outcome = "cancelled"
+            error = "cancelled"  # the contract's outcomes are success | timeout | error
             raise
         except BaseException as exc:
             error = type(exc).__name__

@@ -27,7 +27,7 @@ from errors import (
 from tgexport import archive
 from tgexport.export_log import ExportLog
 from tgexport.export_store import ChannelInfo, ExportStore
-from tgexport.flood import AppLogEvents, FloodController
+from tgexport.flood import AppLogEvents, FloodController, TeeEvents, request_timeout_from_env
 from tgexport.history import DateWindow, HistoryReader, ScanProgress
 from tgexport.media import MediaDownloader, describe_media
 from tgexport.modes import pause_scale
@@ -43,6 +43,7 @@ CHECKPOINT_SEC = 60.0
 MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+ResultSink = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -75,8 +76,10 @@ def _error_code(exc: BaseException) -> str | None:
 class ParseRun:
     """State of one run; `execute()` does the work."""
 
-    def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock) -> None:
+    def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock,
+                 on_result: ResultSink | None = None) -> None:
         self.client = client
+        self.on_result = on_result
         self.options = options
         self.run_id = run_id
         self.sleep = sleep
@@ -84,7 +87,8 @@ class ParseRun:
         self.started = datetime.now(UTC)
         preset = options.preset
         self.flood = FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
-                                     log=AppLogEvents(), sleep=sleep)
+                                     log=AppLogEvents(), sleep=sleep, request_timeout=request_timeout_from_env(),
+                                     timeout_retries=preset.retries)
         self.progress = ScanProgress(position=0)
         self.estimate = Estimate()
         self.new_messages: list[dict[str, Any]] = []
@@ -102,7 +106,9 @@ class ParseRun:
         self.store = ExportStore.open(self.options.output_dir, info)
         self.store.create_dir()
         self.log = ExportLog(self.store.export_dir, self.run_id)
-        self.flood.log = self.log
+        # Waits show in the export log and the app log; fetched data is saved before each one.
+        self.flood.log = TeeEvents(self.log, AppLogEvents())
+        self.flood.before_wait = self._checkpoint
         try:
             return await self._logged_run(channel)
         finally:
@@ -118,11 +124,35 @@ class ParseRun:
         except BaseException as exc:
             if isinstance(exc, RateLimitError):
                 self.retry_after = exc.retry_after
-            self._finish(exc)
+            self._stopped(self._finish(exc), exc)
             raise
         summary = self._finish(None)
-        archive_path = self._zip()
-        return self._result(summary, archive_path)
+        try:
+            archive_path = self._zip()
+        except BaseException as exc:
+            self._stopped(summary, exc)
+            raise
+        self._log_finished(summary, None)
+        return self._report(self._result(summary, archive_path))
+
+    def _stopped(self, summary: dict[str, Any], exc: BaseException) -> None:
+        """A run that stops after the export directory is open still logs and reports what it saved."""
+        if not summary:
+            return
+        self._log_finished(summary, exc)
+        result = self._result(summary, None)
+        result["error"] = {"error_code": _error_code(exc), "status": _status(exc), "message": _one_line(exc)}
+        self._report(result)
+
+    def _report(self, result: dict[str, Any]) -> dict[str, Any]:
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    def _checkpoint(self) -> None:
+        """Save what was fetched if anything changed (before a long wait, and every CHECKPOINT_SEC)."""
+        if not self.options.dry_run and self._saved_mark != self._mark():
+            self._save()
 
     def _start_data(self) -> dict[str, Any]:
         o = self.options
@@ -184,8 +214,8 @@ class ParseRun:
         for message, record in kept:
             record["media_files"] = list(media.get(message.id, []))
         self.new_messages.extend(self.store.append([r for _, r in kept], self.progress.position))
-        if self.clock() - self.last_save >= CHECKPOINT_SEC and self._saved_mark != self._mark():
-            self._save()
+        if self.clock() - self.last_save >= CHECKPOINT_SEC:
+            self._checkpoint()
 
     def _mark(self) -> tuple[int, int]:
         return len(self.store.messages), self.store.last_message_id
@@ -221,7 +251,7 @@ class ParseRun:
         return summary
 
     def _finish(self, exc: BaseException | None) -> dict[str, Any]:
-        """Save data (real runs), write summary.json, log run_finished, clean the temp folder."""
+        """Save data (real runs), write summary.json, clean the temp folder; {} if saving failed on a stop."""
         try:
             if not self.options.dry_run:
                 self._save()
@@ -234,7 +264,6 @@ class ParseRun:
             return {}
         finally:
             self._cleanup_temp()
-        self._log_finished(summary, exc)
         return summary
 
     def _log_finished(self, summary: dict[str, Any], exc: BaseException | None) -> None:
@@ -244,9 +273,7 @@ class ParseRun:
         elif exc is None:
             self.log.error("run_finished", PARTIAL_FAILURE, **summary)
         else:
-            code = _error_code(exc)
-            status = "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
-            self.log.error("run_finished", code, status=status, error=_one_line(exc), **summary)
+            self.log.error("run_finished", _error_code(exc), status=_status(exc), error=_one_line(exc), **summary)
 
     def _cleanup_temp(self) -> None:
         if self.options.cleanup_temp and not self.options.dry_run:
@@ -273,6 +300,11 @@ class ParseRun:
         }
 
 
+def _status(exc: BaseException) -> str:
+    code = _error_code(exc)
+    return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
+
+
 def _day(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -283,7 +315,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 async def run_parse(
-    client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic
+    client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic,
+    on_result: ResultSink | None = None,
 ) -> dict[str, Any]:
-    """Run one `parse` and return the dict printed on stdout (contract section 5)."""
-    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock).execute()
+    """Run one `parse` and return the dict printed on stdout (contract section 5).
+
+    `on_result` also receives that dict when the run stops early (RATE_LIMIT, Ctrl+C, errors)
+    after its export directory is open, with an added `error` key: what was saved is reported.
+    """
+    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result).execute()

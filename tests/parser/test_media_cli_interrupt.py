@@ -1,4 +1,4 @@
-"""Ctrl+C during a media download (real CLI, SIGINT): one `cancelled` finished event, no temp file, exit 130."""
+"""Ctrl+C during a media download (real CLI, SIGINT): one finished event (error: cancelled), no temp file, exit 130."""
 from __future__ import annotations
 
 import json
@@ -45,7 +45,7 @@ def test_sigint_mid_download(tmp_path):
     assert proc.returncode == 130
     events = _run_log(tmp_path / "out")
     starts = [e for e in events if e["event"] == "media_download_start"]
-    finished = [e["data"]["outcome"] for e in events if e["event"] == "media_download_finished"]
-    assert len(starts) == 1 and finished == ["cancelled"]
+    finished = [(e["data"]["outcome"], e["data"].get("error")) for e in events if e["event"] == "media_download_finished"]
+    assert len(starts) == 1 and finished == [("error", "cancelled")]
     assert not list((tmp_path / "out").rglob("*.part"))
     assert not list((tmp_path / "out").rglob("1_hang.bin"))

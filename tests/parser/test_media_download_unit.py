@@ -166,6 +166,19 @@ def test_dedup_and_skip(tmp_path):
     assert len(named(events(tmp_path / "export"), "media_download_start")) == 2
 
 
+def test_unusable_temp_dir_fails_the_item_without_unpaired_events(tmp_path):
+    fake = FakeTime()
+    dl = make(tmp_path, ScriptedClient({4: b"d" * 10}), fake)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the temp folder should go")
+    dl.temp_dir = blocker / "tmp"
+    items = asyncio.run(dl.download(doc_message(4, b"d" * 10)))
+    assert items == [{"type": "document", "path": None, "filename": None, "error": "retry_exhausted"}]
+    evts = events(tmp_path / "export")
+    assert len(named(evts, "media_download_start")) == len(named(evts, "media_download_finished"))
+    assert named(evts, "retry_exhausted")[0]["error"] == "NotADirectoryError"
+
+
 def test_transient_errors_back_off_then_exhaust(tmp_path, monkeypatch):
     monkeypatch.setenv(PAUSE_SCALE_ENV, "1")
     fake = FakeTime()
@@ -248,7 +261,7 @@ def test_cancellation_writes_one_finished_event_and_no_temp(tmp_path):
     asyncio.run(scenario())
     evts = events(tmp_path / "export")
     assert len(named(evts, "media_download_start")) == 1
-    assert [f["outcome"] for f in named(evts, "media_download_finished")] == ["cancelled"]
+    assert [(f["outcome"], f.get("error")) for f in named(evts, "media_download_finished")] == [("error", "cancelled")]
     assert no_temp_files(tmp_path) and client.active == 0
 
 
@@ -272,8 +285,9 @@ def test_too_long_flood_wait_stops_everything(tmp_path):
     dl.sleep = asyncio.sleep
     with pytest.raises(RateLimitError):
         asyncio.run(dl.download_many([doc_message(1, data), doc_message(2, data)]))
-    outcomes = sorted(f["outcome"] for f in named(events(tmp_path / "export"), "media_download_finished"))
-    assert outcomes == ["cancelled", "error"] and no_temp_files(tmp_path)
+    finished = named(events(tmp_path / "export"), "media_download_finished")
+    assert sorted((f["outcome"], f.get("error")) for f in finished) == [("error", "FloodWaitError"), ("error", "cancelled")]
+    assert no_temp_files(tmp_path)
 
 
 def test_parallel_limit_follows_preset(tmp_path):

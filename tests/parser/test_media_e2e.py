@@ -70,8 +70,9 @@ class Env:
         return [e["data"] for e in evts if name is None or e["event"] == name]
 
     def outcomes(self, mid: int | None = None) -> list[str]:
-        return [e["outcome"] for e in self.events("media_download_finished")
-                if mid is None or e["message_id"] == mid]
+        """Finished outcomes, a cancelled attempt shown as "error:cancelled"."""
+        return [e["outcome"] + (":cancelled" if e.get("error") == "cancelled" else "")
+                for e in self.events("media_download_finished") if mid is None or e["message_id"] == mid]
 
     def get_files(self, mid: int | None = None) -> list[dict]:
         calls = self.server.requests.entries("upload.getFile")
@@ -309,7 +310,7 @@ def test_cancel_mid_download(env):
             await task
 
     env.run(body)
-    assert len(env.events("media_download_start")) == 1 and env.outcomes() == ["cancelled"]
+    assert len(env.events("media_download_start")) == 1 and env.outcomes() == ["error:cancelled"]
     assert env.no_temp_files() and not (env.export / "media" / "documents" / "1_hang.bin").exists()
 
 
@@ -331,4 +332,4 @@ def test_long_flood_wait_stops_the_run(env):
     with pytest.raises(RateLimitError):
         env.run(_all, max_wait=60)
     env.assert_paired_events()
-    assert "cancelled" in env.outcomes(1) and env.no_temp_files()
+    assert "error:cancelled" in env.outcomes(1) and env.no_temp_files()

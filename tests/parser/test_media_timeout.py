@@ -18,6 +18,10 @@ MB = 1024 * 1024
     (900.0, 45 * MB + 1, 3600.0),  # just above → capped
     (1800.0, 10_000 * MB, 3600.0),
     (900.0, MB // 2, 930.0),
+    (3600.0, MB, 3600.0),          # base already at the cap
+    (7200.0, None, 7200.0),        # a base above the cap (env override) …
+    (7200.0, 0, 7200.0),           # … is never lowered by a known size
+    (7200.0, 100 * MB, 7200.0),
 ])
 def test_media_timeout(base, size, expected):
     assert media_timeout(base, size) == pytest.approx(expected)

@@ -113,3 +113,24 @@ def test_flood_wait_above_bound_raises_after_saving(server_factory: Any, tmp_pat
     (export_dir,) = (tmp_path / "out").iterdir()
     assert json.loads((export_dir / "state.json").read_text("utf-8"))["last_message_id"] == 100
     assert json.loads((export_dir / "summary.json").read_text("utf-8"))["retry_after"] == 3600
+
+
+def test_fetched_pages_are_saved_before_a_flood_wait_starts(server_factory: Any, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cron `timeout -s KILL` during a long wait must not lose the pages fetched before it."""
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    faults = [{"kind": "flood_wait", "method": "messages.getHistory", "call": 3, "seconds": 30, "times": 1}]
+    server = server_factory(_scenario(350, faults))
+    session = make_session(server, tmp_path / "s.session")
+    on_disk_during_wait: list[int] = []
+
+    class Watcher(Recorder):
+        async def sleep(self, seconds: float) -> None:
+            if seconds >= 30:
+                (export_dir,) = (tmp_path / "out").iterdir()
+                state = json.loads((export_dir / "state.json").read_text("utf-8"))
+                on_disk_during_wait.append(state["last_message_id"])
+            await super().sleep(seconds)
+
+    result = _run(session, ParseOptions.build("@test_channel", tmp_path / "out"), Watcher())
+    assert on_disk_during_wait == [200] and result["summary"]["new_messages"] == 350

@@ -14,6 +14,8 @@ DUMMY_API_HASH = "0123456789abcdef0123456789abcdef"
 
 
 def _loopback(host: str) -> bool:
+    """Same rule as telegram_test_server.session_file.is_loopback, kept here so the raw baseline's
+    process imports nothing but Telethon (its start-up time is part of the measured ratio)."""
     if host == "localhost":
         return True
     try:

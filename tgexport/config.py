@@ -88,6 +88,18 @@ def load_env_file() -> EnvFile | None:
     return EnvFile(path, tuple(collector.messages))
 
 
+def env_number(name: str, default: float | None, *, positive: bool = False) -> float | None:
+    """A number from the environment; `default` when unset, not a number, negative, or 0 with `positive`."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        value = None
+    if value is None or value < 0 or (positive and value == 0):
+        return default
+    return value
+
+
 def log_dir() -> Path:
     """App-log folder: `TELEGRAM_PARSER_LOG_DIR`, else `logs/` beside the script."""
     raw = os.environ.get(LOG_DIR_ENV, "").strip()

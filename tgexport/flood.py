@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from telethon.errors import FloodError
 
 from errors import NETWORK_ERROR, RATE_LIMIT, NetworkError, RateLimitError
+from tgexport.config import env_number
 from tgexport.modes import pause_scale
 
 log = logging.getLogger("tgexport.flood")
@@ -27,12 +27,7 @@ DEFAULT_REQUEST_TIMEOUT = 60.0
 
 def request_timeout_from_env() -> float:
     """Seconds to wait for one answer (`TELEGRAM_PARSER_REQUEST_TIMEOUT`, default 60)."""
-    raw = os.environ.get(REQUEST_TIMEOUT_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_REQUEST_TIMEOUT
-    except ValueError:
-        return DEFAULT_REQUEST_TIMEOUT
-    return value if value > 0 else DEFAULT_REQUEST_TIMEOUT
+    return env_number(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT, positive=True)
 
 
 class EventSink(Protocol):

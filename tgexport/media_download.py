@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,6 +28,7 @@ from errors import (
     NETWORK_ERROR,
     ParserError,
 )
+from tgexport.config import env_number
 from tgexport.export_log import ExportLog
 from tgexport.flood import FloodController
 from tgexport.media_kind import MediaInfo, MediaSource, describe_media, media_source
@@ -60,12 +60,7 @@ class _ItemFailed(Exception):
 
 def env_media_timeout() -> float | None:
     """`TELEGRAM_PARSER_MEDIA_TIMEOUT` in seconds (> 0), or None when unset or invalid."""
-    raw = os.environ.get(MEDIA_TIMEOUT_ENV, "").strip()
-    try:
-        value = float(raw) if raw else None
-    except ValueError:
-        return None
-    return value if value is not None and value > 0 else None
+    return env_number(MEDIA_TIMEOUT_ENV, None, positive=True)
 
 
 def is_transient(exc: BaseException) -> bool:

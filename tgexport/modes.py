@@ -1,8 +1,9 @@
 """Pacing presets `safe` / `normal` (contract section 8) and the test-only pause scale."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from tgexport.config import env_number
 
 PAUSE_SCALE_ENV = "TELEGRAM_PARSER_PAUSE_SCALE"
 
@@ -29,11 +30,4 @@ def pause_scale() -> float:
     `TELEGRAM_PARSER_PAUSE_SCALE=0` turns them off for tests and benchmarks; default 1.
     Waits Telegram demands (the FloodWait seconds themselves) are never scaled.
     """
-    raw = os.environ.get(PAUSE_SCALE_ENV, "").strip()
-    if not raw:
-        return 1.0
-    try:
-        value = float(raw)
-    except ValueError:
-        return 1.0
-    return value if value >= 0 else 1.0
+    return env_number(PAUSE_SCALE_ENV, 1.0)

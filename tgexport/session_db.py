@@ -10,10 +10,11 @@ So `database is locked` can come from both; we only change the wait.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 
 from telethon.sessions import SQLiteSession
+
+from tgexport.config import env_number
 
 SQLITE_TIMEOUT_ENV = "TELEGRAM_PARSER_SQLITE_TIMEOUT"
 DEFAULT_SQLITE_TIMEOUT = 5.0  # Python's sqlite3 default, which Telethon uses
@@ -21,12 +22,7 @@ DEFAULT_SQLITE_TIMEOUT = 5.0  # Python's sqlite3 default, which Telethon uses
 
 def sqlite_timeout() -> float:
     """Busy timeout in seconds from TELEGRAM_PARSER_SQLITE_TIMEOUT; 5 when unset or invalid."""
-    raw = os.environ.get(SQLITE_TIMEOUT_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_SQLITE_TIMEOUT
-    except ValueError:
-        return DEFAULT_SQLITE_TIMEOUT
-    return value if value >= 0 else DEFAULT_SQLITE_TIMEOUT
+    return env_number(SQLITE_TIMEOUT_ENV, DEFAULT_SQLITE_TIMEOUT)
 
 
 class TimeoutSQLiteSession(SQLiteSession):

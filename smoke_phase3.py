@@ -7,12 +7,15 @@ Run standalone (`python smoke_phase3.py`: PASS/FAIL lines, exit 0/1) or through 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from telegram_test_server.scenario import demo_dict
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session, running_server, server_call
 from testkit.smoke import run_smoke
@@ -36,6 +39,11 @@ FORWARD_KEYS = {"from_name": (str, NUL), "date": (str, NUL), "channel_post_id": 
 STATE_KEYS = {"channel_id": int, "channel_username": (str, NUL), "last_message_id": int,
               "last_update_at": (str, NUL), "messages_total": int, "media_total": int}
 CHANNEL_INFO_KEYS = {"id": int, "username": (str, NUL), "title": (str, NUL)}
+MEDIA_TYPES = ("photo", "video", "document")
+KIND_DIRS = {"photo": "photos", "video": "videos", "document": "documents"}
+MEDIA_ERRORS = ("file_reference_expired", "download_timeout", "retry_exhausted")
+NULL_ITEM_KEYS = {"type": str, "path": NUL, "filename": NUL}
+STORED_ITEM_KEYS = {"type": str, "path": str, "filename": str, "size": int, "sha256": str}
 
 
 def check_keys(obj: Any, spec: dict[str, Any], where: str, exact: bool = False) -> None:
@@ -51,33 +59,61 @@ def check_keys(obj: Any, spec: dict[str, Any], where: str, exact: bool = False) 
         assert set(obj) == set(spec), f"{where}: unexpected keys {sorted(set(obj) - set(spec))}"
 
 
-def check_media_item(item: dict[str, Any], export_dir: Path, where: str) -> None:
-    assert item["type"] in ("photo", "video", "document"), where
-    if item.get("error") is not None:
-        assert item["path"] is None and item["filename"] is None, where
-        assert item["error"] in ("file_reference_expired", "download_timeout", "retry_exhausted"), where
-        return
-    if item["path"] is None:  # skipped by size
-        assert item["filename"] is None, where
-        return
-    check_keys(item, {"path": str, "filename": str, "sha256": str}, where)
-    assert SHA.match(item["sha256"]), where
-    assert not item["path"].startswith("/") and ".." not in item["path"].split("/") and "\\" not in item["path"]
-    assert item["path"].startswith(f"media/{item['type']}s/"), where
-    assert (export_dir / item["path"]).is_file(), f"{where}: {item['path']} missing"
+def check_media_item(item: dict[str, Any], export_dir: Path, where: str, msg_id: int, seen: dict[str, str]) -> str:
+    """One export.json `media_files` item against its documented shape; returns the shape's name.
+
+    `seen` maps each stored path met so far (earlier items of the export) to its sha256: the first
+    item naming a path is the stored copy, later ones are dedup hits (which may omit `size`).
+    """
+    assert isinstance(item, dict) and item.get("type") in MEDIA_TYPES, f"{where}: bad media item {item!r}"
+    if "error" in item:
+        check_keys(item, {"type": str, "path": NUL, "filename": NUL, "error": str}, where, exact=True)
+        assert item["error"] in MEDIA_ERRORS, f"{where}: error {item['error']!r}"
+        return "error"
+    if "skipped" in item:
+        check_keys(item, {**NULL_ITEM_KEYS, "size": int, "skipped": str}, where, exact=True)
+        assert item["skipped"] == "max_media_size" and item["size"] > 0, f"{where}: {item!r}"
+        return "skipped"
+    dedup = isinstance(item.get("path"), str) and item["path"] in seen
+    keys = dict(STORED_ITEM_KEYS)
+    if dedup and "size" not in item:
+        del keys["size"]  # contract: a dedup hit may omit size
+    check_keys(item, keys, where, exact=True)  # a null path without error/skipped fails here
+    path, sha = item["path"], item["sha256"]
+    assert SHA.match(sha), f"{where}: sha256 {sha!r}"
+    parts = path.split("/")
+    assert not path.startswith("/") and "\\" not in path and ".." not in parts and "" not in parts, where
+    assert len(parts) == 3 and parts[:2] == ["media", KIND_DIRS[item["type"]]], f"{where}: {path}"
+    assert item["filename"] == parts[-1], f"{where}: filename {item['filename']!r} vs {path}"
+    stored = export_dir / path
+    assert stored.is_file() and not stored.is_symlink(), f"{where}: {path} missing"
     if "size" in item:
-        assert isinstance(item["size"], int) and (export_dir / item["path"]).stat().st_size == item["size"], where
+        assert item["size"] == stored.stat().st_size, f"{where}: size {item['size']} vs file"
+    if dedup:
+        assert seen[path] == sha, f"{where}: dedup hit of {path} with another sha256"
+        return "dedup"
+    assert re.match(rf"{msg_id}[._]", item["filename"]), f"{where}: {item['filename']!r} does not start with the id"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha, f"{where}: sha256 does not match {path}"
+    seen[path] = sha
+    return "stored"
 
 
-def check_message(msg: dict[str, Any], export_dir: Path) -> None:
+def check_dry_item(item: dict[str, Any], where: str) -> None:
+    """A dry-run item: `{"type", "path": null, "filename": null, "size": known size or null}`."""
+    assert isinstance(item, dict) and item.get("type") in MEDIA_TYPES, f"{where}: bad media item {item!r}"
+    check_keys(item, {**NULL_ITEM_KEYS, "size": (int, NUL)}, where, exact=True)
+    assert item["size"] is None or item["size"] >= 0, where
+
+
+def check_message(msg: dict[str, Any], export_dir: Path, seen: dict[str, str]) -> list[str]:
+    """One export.json message; returns the shapes of its media items."""
     where = f"message {msg.get('id')}"
     check_keys(msg, MESSAGE_KEYS, where)
     assert ISO.match(msg["date"]), where
     if msg["forwarded"] is not None:
         check_keys(msg["forwarded"], FORWARD_KEYS, where + " forwarded", exact=True)
         assert msg["forwarded"]["date"] is None or ISO.match(msg["forwarded"]["date"]), where
-    for item in msg["media_files"]:
-        check_media_item(item, export_dir, where)
+    return [check_media_item(item, export_dir, where, msg["id"], seen) for item in msg["media_files"]]
 
 
 def check_ascending_unique(messages: list[dict[str, Any]]) -> None:
@@ -89,16 +125,16 @@ def load(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def parse(tmp_path: Path, session: Path, *extra: str) -> dict[str, Any]:
+def parse(tmp_path: Path, session: Path, *extra: str, exit_code: int = 0) -> dict[str, Any]:
     args = ["parse", "--channel", f"https://t.me/{CHANNEL}", "--session-file", str(session),
             "--output-dir", str(tmp_path / "out"), "--mode", "normal", *extra]
     proc = run_cli(args, cli_env(tmp_path), timeout=300)
-    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}"
+    assert proc.returncode == exit_code, f"exit {proc.returncode}: {proc.stderr}"
     return json.loads(proc.stdout)
 
 
-def check_files(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check every file the result names; return (export.json, state.json)."""
+def check_files(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Counter[str]]:
+    """Check every file the result names; return (export.json, state.json, media item shapes seen)."""
     export_dir = Path(result["export_dir"])
     assert export_dir.is_absolute() and export_dir.is_dir()
     assert re.fullmatch(rf"{CHANNEL}__\d{{4}}-\d{{2}}-\d{{2}}_\d{{2}}-\d{{2}}", export_dir.name), export_dir.name
@@ -108,8 +144,10 @@ def check_files(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     check_keys(export["channel_info"], CHANNEL_INFO_KEYS, "channel_info")
     assert ISO.match(export["export_date"]) and export["total_messages"] == len(export["messages"])
     check_ascending_unique(export["messages"])
-    for msg in export["messages"]:
-        check_message(msg, export_dir)
+    seen: dict[str, str] = {}
+    shapes = Counter(shape for msg in export["messages"] for shape in check_message(msg, export_dir, seen))
+    by_id = {m["id"]: m for m in export["messages"]}
+    assert all(by_id.get(m["id"]) == m for m in result["new_messages"]), "stdout new_messages differ from export"
     state = load(result["state_json"])
     check_keys(state, STATE_KEYS, "state.json")
     assert state["messages_total"] == len(export["messages"])
@@ -117,12 +155,11 @@ def check_files(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     assert state["media_total"] == sum(len(m["media_files"]) for m in export["messages"])
     index = load(result["media_index_json"])
     check_keys(index, {"sha256_to_path": dict}, "media-index.json", exact=True)
-    for sha, rel in index["sha256_to_path"].items():
-        assert SHA.match(sha) and (export_dir / rel).is_file(), rel
+    assert index["sha256_to_path"] == {sha: path for path, sha in seen.items()}, "media-index vs stored items"
     summary = load(result["summary_json"])
     check_keys(summary, SUMMARY_KEYS, "summary.json")
     assert summary == result["summary"]
-    return export, state
+    return export, state, shapes
 
 
 def check_result(result: dict[str, Any]) -> None:
@@ -156,7 +193,8 @@ def test_output_contract(tmp_path: Path) -> None:
         session = make_session(server, tmp_path / "s.session")
         result = parse(tmp_path, session)
     check_result(result)
-    export, state = check_files(result)
+    export, state, shapes = check_files(result)
+    assert shapes["stored"] == result["summary"]["media_saved"] > 0 and set(shapes) == {"stored"}
     assert export["channel_info"]["username"] == CHANNEL and state["channel_username"] == CHANNEL
     assert result["summary"]["new_messages"] == len(export["messages"]) == 1200
     assert result["summary"]["media_saved"] > 0 and result["summary"]["dry_run"] is False
@@ -176,7 +214,7 @@ def test_incremental_run_appends_exactly_the_new_messages(tmp_path: Path) -> Non
         history_calls = server.requests.count("messages.getHistory")
         resolves = server.requests.count("contacts.resolveUsername")
     check_result(second)
-    export, state = check_files(second)
+    export, state, _ = check_files(second)
     assert second["export_dir"] == first["export_dir"], "update mode must reuse the export directory"
     assert [m["id"] for m in second["new_messages"]] == new_ids
     assert export["messages"][: len(before)] == before
@@ -184,6 +222,42 @@ def test_incremental_run_appends_exactly_the_new_messages(tmp_path: Path) -> Non
     assert state["last_message_id"] == new_ids[-1] and second["summary"]["new_messages"] == 150
     assert history_calls <= 150 // 100 + 2, f"{history_calls} getHistory calls for 150 new messages"
     assert resolves == 0, "the incremental run resolved the username again"
+
+
+
+def _all_shapes_scenario() -> dict[str, Any]:
+    """The demo channel plus two same-bytes media (dedup hits) and one media that always fails."""
+    scenario = demo_dict()
+    channel = scenario["channels"][0]
+    channel["messages"] += [
+        {"id": 1151, "text": "same bytes as 901", "media": {"type": "document", "content_of": 901,
+                                                            "file_name": "copy.pdf", "mime_type": "application/pdf"}},
+        {"id": 1153, "text": "same photo as 50", "media": {"type": "photo", "content_of": 50}},
+    ]
+    scenario["faults"] = [{"kind": "file_reference_expired", "channel": channel["id"], "message_id": 37,
+                           "forever": True}]
+    return scenario
+
+
+def test_media_item_shapes(tmp_path: Path) -> None:
+    """Dry-run items, then stored, dedup-hit, skipped (--max-media-size 1) and failed items, each in its exact shape."""
+    with running_server(_all_shapes_scenario()) as server:
+        session = make_session(server, tmp_path / "s.session")
+        dry = parse(tmp_path, session, "--dry-run", "--max-media-size", "1")
+        real = parse(tmp_path, session, "--max-media-size", "1", exit_code=2)
+    check_result(dry)
+    dry_items = [(m["id"], i) for m in dry["new_messages"] for i in m["media_files"]]
+    for mid, item in dry_items:
+        check_dry_item(item, f"dry-run message {mid}")
+    assert dry_items and dry["summary"]["dry_run"] is True and dry["summary"]["media_skipped_by_size"] == 2
+    check_result(real)
+    _, _, shapes = check_files(real)
+    summary = real["summary"]
+    assert set(shapes) == {"stored", "dedup", "skipped", "error"}, shapes
+    assert shapes["stored"] == summary["media_saved"] and shapes["dedup"] == summary["media_dedup_hits"] == 2
+    assert shapes["skipped"] == summary["media_skipped_by_size"] == 2  # 11 (1.5 MiB) and 1001 (6 MiB)
+    assert shapes["error"] == summary["media_errors_count"] == 1 and real["partial_failure"] is True
+    assert sum(shapes.values()) == len(dry_items)
 
 
 if __name__ == "__main__":

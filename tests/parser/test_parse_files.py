@@ -7,8 +7,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from testkit.cli import cli_env, read_app_log, run_cli
-from testkit.server import make_session
+from testkit.server import make_session, server_call
+from tgexport.archive import TEMP_DIR_NAME
 
 CHANNEL_ID = 1234567890
 MEDIA = [{"ids": [2], "type": "photo", "size": 30000},
@@ -103,14 +106,43 @@ def test_zip_archives_the_export_beside_it(server_factory: Any, tmp_path: Path) 
     assert not [p for p in runner.out.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_temp_folder_is_removed_unless_no_cleanup_temp(server_factory: Any, tmp_path: Path) -> None:
-    runner = Runner(server_factory(_scenario()), tmp_path)
-    assert runner.run().returncode == 0
-    assert not (runner.export_dir() / ".tmp").exists()
-    (runner.export_dir() / ".tmp").mkdir()
-    (runner.export_dir() / ".tmp" / "left.part").write_bytes(b"x")
-    assert runner.run("--no-cleanup-temp").returncode == 0
-    assert (runner.export_dir() / ".tmp" / "left.part").exists()
+def _zip_names(result: dict[str, Any]) -> set[str]:
+    with zipfile.ZipFile(result["archive"]) as archive:
+        return set(archive.namelist())
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["cleanup", "no-cleanup-temp"])
+def test_temp_folder_is_removed_unless_no_cleanup_temp(server_factory: Any, tmp_path: Path, keep: bool) -> None:
+    """Real runs with media download through `<export>/.tmp`: removed at the end unless
+    --no-cleanup-temp (then kept, with a killed run's leftover in it); never in the --zip archive."""
+    server = server_factory(_scenario())
+    runner = Runner(server, tmp_path)
+    flags = ("--zip", "--no-cleanup-temp") if keep else ("--zip",)
+    proc = runner.run(*flags)
+    assert proc.returncode == 0, proc.stderr
+    first = json.loads(proc.stdout)
+    temp = runner.export_dir() / TEMP_DIR_NAME
+    assert first["summary"]["media_saved"] == 3
+    assert temp.is_dir() is keep and temp.exists() is keep  # created by this run's downloads
+    if keep:
+        assert not any(temp.iterdir()), "finished downloads must not stay in the temp folder"
+    assert not any(n.split("/")[0] == TEMP_DIR_NAME for n in _zip_names(first))
+
+    temp.mkdir(exist_ok=True)
+    (temp / "left.part").write_bytes(b"partial download of a killed run")
+    server_call(server, server.world.append_messages, CHANNEL_ID, None,
+                [{"text": "late", "media": {"type": "document", "size": 40000, "file_name": "late.bin"}}])
+    proc = runner.run(*flags)
+    assert proc.returncode == 0, proc.stderr
+    second = json.loads(proc.stdout)
+    assert second["summary"]["media_saved"] == 1 and second["summary"]["new_messages"] == 1
+    assert temp.exists() is keep and (temp / "left.part").exists() is keep
+    if keep:
+        assert [p.name for p in temp.iterdir()] == ["left.part"]
+    names = _zip_names(second)
+    (late,) = [f["path"] for m in second["new_messages"] for f in m["media_files"]]
+    assert late in names and "export.json" in names
+    assert not any(n.split("/")[0] == TEMP_DIR_NAME or n.endswith(".part") for n in names), sorted(names)
 
 
 def test_media_failure_is_a_partial_run_with_everything_saved(server_factory: Any, tmp_path: Path) -> None:

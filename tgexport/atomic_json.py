@@ -34,23 +34,33 @@ def _outline(value: Any, level: int) -> str:
     return "[\n" + ",\n".join(pad + _outline(v, level + 1) for v in value) + end + "]"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+DEFAULT_FILE_MODE = 0o666 & ~_current_umask()  # what open() would give; mkstemp alone gives 0600
+
+
+def write_json_atomic(path: Path, data: Any, *, mode: int = DEFAULT_FILE_MODE) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a torn one."""
-    write_bytes_atomic(path, dump_json_text(data).encode("utf-8"))
+    write_bytes_atomic(path, dump_json_text(data).encode("utf-8"), mode=mode)
 
 
-def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    with atomic_file(path) as handle:
+def write_bytes_atomic(path: Path, payload: bytes, *, mode: int = DEFAULT_FILE_MODE) -> None:
+    with atomic_file(path, mode=mode) as handle:
         handle.write(payload)
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, *, mode: int = DEFAULT_FILE_MODE) -> Iterator[BinaryIO]:
     """A binary handle on a temp file beside `path`; on success it is fsynced and renamed to `path`,
     on any exception removed, so `path` is always the old or the complete new file."""
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

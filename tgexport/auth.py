@@ -12,9 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +21,8 @@ from typing import Any
 
 from telethon import errors as tl_errors
 
-from errors import AuthError
+from errors import AUTH_ERROR, AuthError
+from tgexport.atomic_json import write_json_atomic
 from tgexport.config import Credentials
 
 log = logging.getLogger("tgexport.auth")
@@ -61,24 +60,18 @@ def save_auth_state(path: Path, phone: str, phone_code_hash: str, *, password_ne
     data: dict[str, Any] = {"created_at": _utc_now(), "phone": phone, "phone_code_hash": phone_code_hash}
     if password_needed:
         data["password_needed"] = True
-    fd, tmp = tempfile.mkstemp(prefix=".auth-state-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, data, mode=0o600)  # holds the phone number: owner only
 
 
 def load_auth_state(path: Path, phone: str) -> dict[str, Any] | None:
     """The saved state for `phone` with a non-empty hash, or None (no file, other phone, unreadable)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable sign-in state %s (%s); a new code will be requested",
+                    path, type(exc).__name__, extra={"error_code": AUTH_ERROR})
         return None
     if not isinstance(data, dict) or data.get("phone") != phone:
         return None

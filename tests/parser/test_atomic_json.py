@@ -52,3 +52,21 @@ def test_unparsable_file_is_refused_not_replaced(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="export.json is not valid JSON"):
         read_json_strict(target)
     assert target.read_bytes() == b'{"messages": ['
+
+
+def test_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> None:
+    """mkstemp alone would leave every export file readable by its owner only."""
+    import os
+    import stat
+
+    from tgexport.atomic_json import DEFAULT_FILE_MODE
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert DEFAULT_FILE_MODE == 0o666 & ~mask
+    target = tmp_path / "export.json"
+    write_json_atomic(target, {"a": 1})
+    assert stat.S_IMODE(target.stat().st_mode) == DEFAULT_FILE_MODE
+    secret = tmp_path / "auth.json"
+    write_json_atomic(secret, {"phone": "x"}, mode=0o600)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600

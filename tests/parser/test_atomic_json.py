@@ -63,7 +63,7 @@ def test_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> Non
 
     mask = os.umask(0)
     os.umask(mask)
-    assert DEFAULT_FILE_MODE == 0o666 & ~mask
+    assert 0o666 & ~mask == DEFAULT_FILE_MODE
     target = tmp_path / "export.json"
     write_json_atomic(target, {"a": 1})
     assert stat.S_IMODE(target.stat().st_mode) == DEFAULT_FILE_MODE

@@ -71,10 +71,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def merge_new(
-    messages: list[dict[str, Any]], last_id: int, new: list[dict[str, Any]], position: int = 0
-) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
-    """Append records with id > last_id (ascending, each id once); return (messages, last_id, added).
+def select_new(
+    last_id: int, new: list[dict[str, Any]], position: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    """The records to append (id > last_id, ascending, each id once) and the new last id.
 
     `position` is how far the scan got (it may pass filtered-out messages); `last_id` never goes back.
     """
@@ -82,9 +82,7 @@ def merge_new(
     for record in new:
         if record["id"] > last_id and record["id"] not in fresh:
             fresh[record["id"]] = record
-    added = [fresh[i] for i in sorted(fresh)]
-    new_last = max([last_id, position, *fresh])
-    return messages + added, new_last, added
+    return max([last_id, position, *fresh]), [fresh[i] for i in sorted(fresh)]
 
 
 def repair_messages(messages: list[dict[str, Any]], last_id: int) -> tuple[list[dict[str, Any]], int, list[str]]:
@@ -219,9 +217,8 @@ class ExportStore:
 
     def append(self, records: list[dict[str, Any]], position: int = 0) -> list[dict[str, Any]]:
         """Add records newer than last_message_id (ascending, once each); returns the ones added."""
-        self.messages, self.last_message_id, added = merge_new(
-            self.messages, self.last_message_id, records, position
-        )
+        self.last_message_id, added = select_new(self.last_message_id, records, position)
+        self.messages.extend(added)  # in place: a page costs its own size, not the whole export's
         return added
 
     def media_total(self) -> int:

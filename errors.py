@@ -1,6 +1,8 @@
 """Error codes, exit codes and the exception hierarchy of the parser (contract section 9)."""
 from __future__ import annotations
 
+import asyncio
+import socket
 from typing import Any
 
 CONFIG_ERROR = "CONFIG_ERROR"
@@ -11,17 +13,6 @@ DATA_FORMAT_ERROR = "DATA_FORMAT_ERROR"
 EXTERNAL_API_ERROR = "EXTERNAL_API_ERROR"
 PARTIAL_FAILURE = "PARTIAL_FAILURE"
 SESSION_LOCKED = "SESSION_LOCKED"
-
-ERROR_CODES = (
-    CONFIG_ERROR,
-    AUTH_ERROR,
-    RATE_LIMIT,
-    NETWORK_ERROR,
-    DATA_FORMAT_ERROR,
-    EXTERNAL_API_ERROR,
-    PARTIAL_FAILURE,
-    SESSION_LOCKED,
-)
 
 EXIT_OK = 0
 EXIT_FATAL = 1
@@ -43,6 +34,7 @@ class ParserError(Exception):
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.log_message = message  # what the app log says; subclasses may add detail
         if code is not None:
             self.code = code
         self.details = details
@@ -82,3 +74,40 @@ class SessionLockedError(ParserError):
     """The session file is held by another process, or SQLite stayed locked."""
 
     code = SESSION_LOCKED
+
+
+def as_parser_error(exc: BaseException) -> ParserError:
+    """Map an unexpected exception to a contract error (code + one readable message)."""
+    if isinstance(exc, ParserError):
+        return exc
+    from telethon import errors as tl_errors  # lazy: the CLI loads Telethon only after validation
+
+    from tgexport.connect_retry import is_database_locked
+
+    if isinstance(exc, tl_errors.FloodError):
+        seconds = int(getattr(exc, "seconds", 0) or 0)
+        return RateLimitError(f"Telegram asked to wait {seconds} s; retry later", retry_after=seconds)
+    if isinstance(exc, tl_errors.UnauthorizedError | tl_errors.AuthKeyError):
+        return AuthError(f"the session is no longer authorised ({exc}); sign in again")
+    if isinstance(exc, tl_errors.RPCError):
+        return ExternalApiError(f"Telegram API error: {exc}")
+    if is_database_locked(exc):
+        return SessionLockedError(f"session database is locked: {exc}")
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | asyncio.TimeoutError):
+        return NetworkError(f"network error: {exc or type(exc).__name__}")
+    return ExternalApiError(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def error_code_of(exc: BaseException) -> str | None:
+    """The contract error code for `exc`; None for an interruption (CancelledError, Ctrl+C)."""
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return None
+    return as_parser_error(exc).code
+
+
+def one_line(text_or_exc: str | BaseException) -> str:
+    """Whitespace collapsed to single spaces; an exception gives its `message`, str() or type name."""
+    if isinstance(text_or_exc, BaseException):
+        exc = text_or_exc
+        text_or_exc = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text_or_exc).split())

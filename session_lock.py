@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import errors
+from tgexport.timeutil import utc_now_iso
 
 SESSION_EXTENSION = ".session"  # Telethon appends it unless the name already ends with it
 LOCK_SUFFIX = ".lock"
@@ -67,13 +66,16 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def session_file_name(session_file: str | os.PathLike[str]) -> str:
+    """Telethon's naming rule: the session name with `.session` appended unless already there."""
+    name = os.fspath(session_file)
+    return name if name.endswith(SESSION_EXTENSION) else name + SESSION_EXTENSION
+
+
 def session_db_path(session_file: str | os.PathLike[str]) -> Path:
     """The SQLite file Telethon opens for `session_file`, absolute and resolved through symlinks."""
-    name = os.fspath(session_file)
-    if not name.endswith(SESSION_EXTENSION):
-        name += SESSION_EXTENSION
     # resolve() follows every symlink that exists; a missing file keeps its name under the resolved folder.
-    return Path(os.path.abspath(name)).resolve()
+    return Path(os.path.abspath(session_file_name(session_file))).resolve()
 
 
 def lock_path_for(session_file: str | os.PathLike[str]) -> Path:
@@ -95,6 +97,8 @@ class SessionLockBusy(errors.SessionLockedError):
         self.owner_pid = _owner_pid(owner)
         self.lock_path = lock_path
         super().__init__(BUSY_MESSAGE, lock_path=str(lock_path), owner_pid=self.owner_pid)
+        holder = f"PID {self.owner_pid}" if self.owner_pid is not None else "a process that has not written its PID yet"
+        self.log_message = f"session {lock_path} is locked by {holder}"
 
 
 def _read_owner(fd: int) -> dict[str, Any]:
@@ -142,7 +146,7 @@ class SessionLock:
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self.session_path = session_db_path(session_file)
-        self.lock_path = self.session_path.with_name(self.session_path.name + LOCK_SUFFIX)
+        self.lock_path = lock_path_for(session_file)
         self.command = command
         self._clock = clock
         self._sleep = sleep
@@ -206,7 +210,7 @@ class SessionLock:
         owner = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "started_at": utc_now_iso(),
             "command": self.command,
             "session": self.session_path.name,
         }
@@ -246,18 +250,3 @@ class SessionLock:
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError, PermissionError):
         os.unlink(path)
-
-
-def _sigterm_handler(signum: int, frame: Any) -> None:
-    """Treat SIGTERM like Ctrl+C: asyncio's SIGINT handler cancels the main task, else KeyboardInterrupt."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM terminates at once
-    on_sigint = signal.getsignal(signal.SIGINT)
-    if callable(on_sigint):
-        on_sigint(signal.SIGINT, frame)
-        return
-    raise KeyboardInterrupt
-
-
-def raise_on_sigterm() -> None:
-    """Make SIGTERM unwind like Ctrl+C so `finally` blocks run and the lock is released (exit 130)."""
-    signal.signal(signal.SIGTERM, _sigterm_handler)

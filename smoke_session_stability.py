@@ -47,7 +47,8 @@ CHILD_TIMEOUT = 30.0
 # A child that takes the lock, says "ready", blocks, and says "released" from its `finally`.
 HOLDER_CODE = r"""
 import asyncio, sys, time
-from session_lock import SessionLock, raise_on_sigterm
+from session_lock import SessionLock
+from tgexport.signals import raise_on_sigterm
 raise_on_sigterm()
 lock = SessionLock(sys.argv[1], command="holder")
 lock.acquire()

@@ -2,71 +2,27 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from telethon import TelegramClient, types, utils
 
-from errors import ConfigError
 from session_lock import SessionLock
 from tgexport import config, session_db
 from tgexport.applog import current_run_id, new_run_id
 from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.config import Credentials
-from tgexport.connect_retry import is_database_locked, retry_locked_database
+from tgexport.connect_retry import retry_locked_database
 from tgexport.flood import AppLogEvents, FloodController, request_timeout_from_env
-from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT
+from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
 from tgexport.resolver import channel_username, resolve_channel
 
 log = logging.getLogger("telegram_parser")
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def session_path(session_file: str | Path) -> Path:
-    """The SQLite file Telethon opens for `session_file` (`.session` appended unless present)."""
-    name = str(session_file)
-    return Path(name if name.endswith(".session") else name + ".session")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip()).is_loopback
-    except ValueError:
-        return False
-
-
-def _not_a_session(path: Path, exc: Exception) -> ConfigError:
-    return ConfigError(f"session file {path} is not a Telethon session: {exc}")
-
-
-def open_checked_session(session_file: str | Path, require_local: bool) -> Any:
-    """Open the session via `session_db`; with `require_local`, ConfigError unless the file exists
-    and names a loopback server. `database is locked` propagates (the caller retries it)."""
-    path = session_path(session_file)
-    if require_local and not path.is_file():
-        raise ConfigError(f"session file {path} does not exist (TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set)")
-    try:
-        session = session_db.open_session(str(session_file))
-    except sqlite3.DatabaseError as exc:
-        if is_database_locked(exc):
-            raise
-        raise _not_a_session(path, exc) from exc
-    address = getattr(session, "server_address", None)
-    if require_local and not (address and _is_loopback(str(address))):
-        session_db.discard_session(session)
-        raise ConfigError(
-            f"session file {path} does not point at a loopback server "
-            "(TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set); refusing to connect"
-        )
-    return session
 
 
 class TelegramParser:
@@ -107,7 +63,7 @@ class TelegramParser:
 
     async def _open_and_connect(self) -> TelegramClient:
         """Build the client on the session file and connect; close everything on failure."""
-        session = open_checked_session(self.session_file, config.require_local_server())
+        session = session_db.open_checked_session(self.session_file, config.require_local_server())
         client = TelegramClient(
             session, self.api_id, self._api_hash, flood_sleep_threshold=0, receive_updates=False
         )
@@ -174,11 +130,6 @@ class TelegramParser:
 
         return await self._with_flood_wait(collect, "the dialog list")
 
-    async def resolve(self, channel_identifier: str) -> types.Channel:
-        """Resolve a `--channel` value to a Telethon `Channel` (session cache first)."""
-        client = self._require_client()
-        return await self._with_flood_wait(lambda: resolve_channel(client, channel_identifier), "resolving")
-
     async def get_channel_info(self, channel_identifier: str) -> dict[str, Any]:
         """`{id (bare), username, title}` plus `post_id` when the identifier links a post."""
         ref = parse_channel_ref(channel_identifier)
@@ -210,10 +161,6 @@ class TelegramParser:
         `on_result` (added) also gets that JSON, with an `error` key, when the run stops early
         after saving something (RATE_LIMIT, Ctrl+C, errors), so callers can report what was saved.
         """
-        from tgexport.parse_run import ParseOptions, run_parse
-
-        if isinstance(keyword_filter, str):
-            keyword_filter = keyword_filter.split()
         options = ParseOptions.build(
             channel=channel_identifier,
             output_dir=output_dir,
@@ -227,6 +174,18 @@ class TelegramParser:
             cleanup_temp=cleanup_temp,
             max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
         )
+        return await self.parse_with_options(options, run_id=run_id, on_result=on_result)
+
+    async def parse_with_options(
+        self,
+        options: ParseOptions,
+        *,
+        run_id: str | None = None,
+        on_result: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Export with already validated `options` (what `parse_channel` builds); returns the `parse` JSON."""
+        from tgexport.parse_run import run_parse
+
         return await run_parse(self._require_client(), options, run_id or current_run_id() or new_run_id(),
                                on_result=on_result)
 

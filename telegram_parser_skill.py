@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import socket
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -13,9 +11,9 @@ from typing import Any, NoReturn
 
 import errors
 import session_lock
-from errors import ConfigError, ParserError
-from tgexport import config
-from tgexport.applog import AppLogError, log_error, new_run_id, open_app_logs
+from errors import ConfigError, ParserError, one_line
+from tgexport import config, signals
+from tgexport.applog import AppLogError, new_run_id, open_app_logs
 from tgexport.atomic_json import dump_json_text
 from tgexport.channel_ref import parse_channel_ref
 from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
@@ -116,51 +114,18 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
             return await parser.get_available_channels()
         if args.command == "resolve":
             return await parser.get_channel_info(args.channel)
-        opts: ParseOptions = args.options
-        return await parser.parse_channel(
-            args.channel, opts.output_dir, mode=opts.mode, date_from=args.date_from, date_to=args.date_to,
-            keyword_filter=list(opts.keywords) or None, max_media_size_mb=opts.max_media_size_mb,
-            dry_run=opts.dry_run, zip_output=opts.zip_output, cleanup_temp=opts.cleanup_temp,
-            run_id=run_id, max_flood_wait=opts.max_flood_wait,
+        return await parser.parse_with_options(
+            args.options, run_id=run_id,
             on_result=lambda result: stopped.update(result=result) if "error" in result else None,
         )
     finally:
         await parser.disconnect()
 
 
-def as_parser_error(exc: Exception) -> ParserError:
-    """Map an unexpected exception to a contract error (code + one readable message)."""
-    if isinstance(exc, ParserError):
-        return exc
-    from telethon import errors as tl_errors
-
-    if isinstance(exc, tl_errors.FloodError):
-        seconds = int(getattr(exc, "seconds", 0) or 0)
-        return errors.RateLimitError(f"Telegram asked to wait {seconds} s; retry later", retry_after=seconds)
-    if isinstance(exc, tl_errors.UnauthorizedError | tl_errors.AuthKeyError):
-        return errors.AuthError(f"the session is no longer authorised ({exc}); sign in again")
-    if isinstance(exc, tl_errors.RPCError):
-        return errors.ExternalApiError(f"Telegram API error: {exc}")
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-        return errors.SessionLockedError(f"session database is locked: {exc}")
-    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | asyncio.TimeoutError):
-        return errors.NetworkError(f"network error: {exc or type(exc).__name__}")
-    return errors.ExternalApiError(f"unexpected error: {type(exc).__name__}: {exc}")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def fail(exc: ParserError, cause: BaseException | None = None) -> int:
     """Log the error with its code (and `cause`'s traceback), print one `Error:` line, return the exit code."""
-    if isinstance(exc, session_lock.SessionLockBusy):
-        owner = f"PID {exc.owner_pid}" if exc.owner_pid is not None else "a process that has not written its PID yet"
-        message = f"session {exc.lock_path} is locked by {owner}"
-    else:
-        message = _one_line(exc.message)
-    log.error(message, exc_info=cause, extra={"error_code": exc.code})
-    print(f"Error: {_one_line(exc.message)}", file=sys.stderr, flush=True)
+    log.error(one_line(exc.log_message), exc_info=cause, extra={"error_code": exc.code})
+    print(f"Error: {one_line(exc.message)}", file=sys.stderr, flush=True)
     return exc.exit_code
 
 
@@ -179,7 +144,7 @@ def emit(result: Any) -> None:
 
 def _exit_code(command: str, result: Any) -> int:
     if command == "parse" and isinstance(result, dict) and result.get("partial_failure"):
-        log_error(log, "parse finished with media errors (partial failure)", errors.PARTIAL_FAILURE, logging.WARNING)
+        log.warning("parse finished with media errors (partial failure)", extra={"error_code": errors.PARTIAL_FAILURE})
         return errors.EXIT_PARTIAL
     return errors.EXIT_OK
 
@@ -231,13 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         open_app_logs(config.log_dir(), run_id)
     except AppLogError as exc:  # nothing can be logged: only the one Error line
-        print(f"Error: {_one_line((env_error or exc).message)}", file=sys.stderr, flush=True)
+        print(f"Error: {one_line((env_error or exc).message)}", file=sys.stderr, flush=True)
         return errors.EXIT_FATAL
     if env_error is not None:
         return fail(env_error)
     if env_file is not None:
         env_file.log_warnings(log)
-    session_lock.raise_on_sigterm()
+    signals.raise_on_sigterm()
     try:
         return _run(argv, run_id)
     except KeyboardInterrupt:
@@ -247,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParserError as exc:
         return fail(exc)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one Error line and exit 1
-        return fail(as_parser_error(exc), exc)
+        return fail(errors.as_parser_error(exc), exc)
 
 
 if __name__ == "__main__":

@@ -157,3 +157,10 @@ def _git_state() -> str:
 
     dirty = git("status", "--porcelain", "--", ".", ":!bench", ":!BENCHMARKS.md")
     return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
+def publish(result: dict, text: str, json_path: Path | None) -> None:
+    """Print a benchmark's report; with --json, write the result dict (machine included) there."""
+    print(text)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2), encoding="utf-8")

@@ -30,6 +30,7 @@ from common import (  # noqa: E402
     fresh_session,
     machine,
     parser_env,
+    publish,
     run_timed,
     serve,
     spread,
@@ -204,9 +205,7 @@ def main() -> int:
     args = ap.parse_args()
     result = run(args.history_repeats, args.media_repeats, BENCH_DIR / "results" if args.profile else None)
     result["machine"] = machine()
-    print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    publish(result, report(result), args.json)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Run every benchmark once: server speed (1) and parser vs raw Telethon (2), with profiles.
 
 Usage: python bench/run_all.py [--quick]
-Writes bench/results/latest.json and bench/results/profile_*.txt; prints the tables' numbers.
+Writes bench/results/latest.json and bench/results/profile_*.txt (--quick: under bench/results/quick/,
+which git ignores); prints the tables' numbers.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke check of the scripts)")
     args = ap.parse_args()
     speed_n, hist_n, media_n = (1, 1, 1) if args.quick else (5, 7, 5)
-    results = BENCH_DIR / "results"
-    results.mkdir(exist_ok=True)
+    # --quick only checks that the scripts work: it must not overwrite the recorded full run
+    results = BENCH_DIR / "results" / ("quick" if args.quick else "")
+    results.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     out = {"machine": machine(), "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "command": "python bench/run_all.py" + (" --quick" if args.quick else "")}

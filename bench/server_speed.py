@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import pstats
 import sys
 import time
@@ -22,6 +21,7 @@ from common import (  # noqa: E402
     fmt,
     fresh_session,
     machine,
+    publish,
     serve,
     spread,
     workdir,
@@ -129,9 +129,7 @@ def main() -> int:
     args = ap.parse_args()
     result = run(args.repeats, args.profile)
     result["machine"] = machine()
-    print(report(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    publish(result, report(result), args.json)
     return 0
 
 

@@ -56,12 +56,6 @@ class UtcFormatter(logging.Formatter):
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
         return f"{stamp},{int(record.msecs):03d}Z"
 
-    def format(self, record: logging.LogRecord) -> str:
-        for attr, default in (("run_id", _run_id or "-"), ("error_suffix", "")):
-            if not hasattr(record, attr):
-                setattr(record, attr, default)
-        return super().format(record)
-
 
 class AppLogError(ConfigError):
     """The app-log folder or one of its files cannot be created or opened."""
@@ -76,12 +70,24 @@ class _AppLogHandler(RotatingFileHandler):
         super().handleError(record)
 
 
-def _file_handler(path: Path, level: int) -> RotatingFileHandler:
-    """Open `path` now (not lazily), so an unusable file fails here rather than at the first record."""
-    handler = _AppLogHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+def rotating_handler(
+    path: Path,
+    level: int,
+    formatter: logging.Formatter,
+    *,
+    handler_class: type[RotatingFileHandler] = RotatingFileHandler,
+) -> RotatingFileHandler:
+    """A UTF-8 handler rotating `path` at MAX_BYTES (BACKUPS kept); opens the file now, not lazily."""
+    handler = handler_class(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     handler.setLevel(level)
-    handler.setFormatter(UtcFormatter())
-    handler.addFilter(RunIdFilter())
+    handler.setFormatter(formatter)
+    return handler
+
+
+def _file_handler(path: Path, level: int) -> RotatingFileHandler:
+    """An app-log handler; an unusable file fails here rather than at the first record."""
+    handler = rotating_handler(path, level, UtcFormatter(), handler_class=_AppLogHandler)
+    handler.addFilter(RunIdFilter())  # sets run_id and error_suffix, which UtcFormatter's format needs
     setattr(handler, _HANDLER_TAG, True)
     return handler
 
@@ -125,8 +131,3 @@ def setup_app_logging(log_dir: Path, run_id: str | None = None) -> bool:
     except AppLogError:
         return False
     return True
-
-
-def log_error(logger: logging.Logger, message: str, code: str, level: int = logging.ERROR) -> None:
-    """Log `message` with ` error_code=code` appended."""
-    logger.log(level, message, extra={"error_code": code})

@@ -45,10 +45,7 @@ DEFAULT_FILE_MODE = 0o666 & ~_current_umask()  # what open() would give; mkstemp
 
 def write_json_atomic(path: Path, data: Any, *, mode: int = DEFAULT_FILE_MODE) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a torn one."""
-    write_bytes_atomic(path, dump_json_text(data).encode("utf-8"), mode=mode)
-
-
-def write_bytes_atomic(path: Path, payload: bytes, *, mode: int = DEFAULT_FILE_MODE) -> None:
+    payload = dump_json_text(data).encode("utf-8")  # encode first: a failure leaves no temp file
     with atomic_file(path, mode=mode) as handle:
         handle.write(payload)
 

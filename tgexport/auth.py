@@ -13,7 +13,6 @@ import getpass
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from telethon import errors as tl_errors
 from errors import AUTH_ERROR, AuthError
 from tgexport.atomic_json import write_json_atomic
 from tgexport.config import Credentials
+from tgexport.timeutil import utc_now_iso
 
 log = logging.getLogger("tgexport.auth")
 
@@ -50,14 +50,10 @@ class AuthIO:
     ask_password: Callable[[str], str] = getpass.getpass
 
 
-def _utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def save_auth_state(path: Path, phone: str, phone_code_hash: str, *, password_needed: bool = False) -> None:
     """Atomically write `{created_at, phone, phone_code_hash}` (+ `password_needed`), mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"created_at": _utc_now(), "phone": phone, "phone_code_hash": phone_code_hash}
+    data: dict[str, Any] = {"created_at": utc_now_iso(), "phone": phone, "phone_code_hash": phone_code_hash}
     if password_needed:
         data["password_needed"] = True
     write_json_atomic(path, data, mode=0o600)  # holds the phone number: owner only

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import errors
-from tgexport.modes import pause_scale
+from tgexport.modes import backoff_delay
 
 T = TypeVar("T")
 
@@ -19,15 +19,6 @@ LOCKED_TEXT = "database is locked"
 def is_database_locked(exc: BaseException) -> bool:
     """True for SQLite's `database is locked` (SQLITE_BUSY), not for other operational errors."""
     return isinstance(exc, sqlite3.OperationalError) and LOCKED_TEXT in str(exc)
-
-
-def backoff_delay(attempt: int) -> float:
-    """2**attempt seconds times the pause scale (TELEGRAM_PARSER_PAUSE_SCALE)."""
-    return float(2**attempt) * pause_scale()
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g}"
 
 
 async def retry_locked_database(
@@ -61,7 +52,7 @@ async def retry_locked_database(
                 ) from exc
             delay = backoff_delay(attempt)
             logger.warning(
-                "connect database is locked, retry %d/%d in %s s: %s", attempt, retries, _seconds(delay), exc
+                "connect database is locked, retry %d/%d in %g s: %s", attempt, retries, delay, exc
             )
             await sleep(delay)
             continue

@@ -4,27 +4,18 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from tgexport.applog import rotating_handler
 from tgexport.timeutil import utc_now_iso
 
-MAX_BYTES = 2 * 1024 * 1024
-BACKUPS = 10
 _ids = itertools.count()
 
 
 class _JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return json.dumps(record.msg, ensure_ascii=False, default=str)
-
-
-def _handler(path: Path, level: int) -> RotatingFileHandler:
-    handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    handler.setLevel(level)
-    handler.setFormatter(_JsonLineFormatter())
-    return handler
 
 
 class ExportLog:
@@ -37,8 +28,8 @@ class ExportLog:
         self._logger = logging.getLogger(f"tgexport.export_log.{next(_ids)}")
         self._logger.propagate = False
         self._logger.setLevel(logging.INFO)
-        self._logger.addHandler(_handler(logs_dir / "run.log", logging.INFO))
-        self._logger.addHandler(_handler(logs_dir / "errors.log", logging.ERROR))
+        self._logger.addHandler(rotating_handler(logs_dir / "run.log", logging.INFO, _JsonLineFormatter()))
+        self._logger.addHandler(rotating_handler(logs_dir / "errors.log", logging.ERROR, _JsonLineFormatter()))
 
     def info(self, event: str, **data: Any) -> None:
         self._emit(logging.INFO, event, None, data)

@@ -16,7 +16,7 @@ from telethon.errors import FloodError
 
 from errors import NETWORK_ERROR, RATE_LIMIT, NetworkError, RateLimitError
 from tgexport.config import env_number
-from tgexport.modes import pause_scale
+from tgexport.modes import backoff_delay
 
 log = logging.getLogger("tgexport.flood")
 T = TypeVar("T")
@@ -67,15 +67,15 @@ class FloodController:
     """Runs Telegram calls; every FloodWait is logged as `flood_wait` and counted in `events`."""
 
     def __init__(self, *, extra: float, max_wait: float, log: EventSink, sleep: Sleep = asyncio.sleep,
-                 request_timeout: float | None = None, timeout_retries: int = 3,
-                 before_wait: Callable[[], None] | None = None) -> None:
+                 request_timeout: float | None = None, timeout_retries: int = 3) -> None:
         self.extra = extra
         self.max_wait = max_wait
         self.log = log
         self.sleep = sleep
         self.request_timeout = request_timeout
         self.timeout_retries = timeout_retries
-        self.before_wait = before_wait  # e.g. save fetched data before a long wait starts
+        # Set by the owner once it has data to save (the parse run saves before a long wait).
+        self.before_wait: Callable[[], None] | None = None
         self.events = 0
 
     async def call(self, make_call: Callable[[], Awaitable[T]], *, what: str, bounded: bool = True) -> T:
@@ -118,7 +118,7 @@ class FloodController:
                            attempt=attempt, action="stop")
             raise NetworkError(f"no answer from Telegram to {what} within {timeout:g} s "
                                f"({attempt} attempt(s)); retry later")
-        delay = 2**attempt * pause_scale()
+        delay = backoff_delay(attempt)
         self.log.error("request_timeout", NETWORK_ERROR, request=what, timeout_sec=timeout,
                        attempt=attempt, sleep=round(delay, 3))
         await self._pause(delay)

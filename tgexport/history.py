@@ -13,6 +13,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from telethon import utils
@@ -36,11 +37,11 @@ class DateWindow:
     date_from: date | None = None
     date_to: date | None = None
 
-    @property
+    @cached_property  # computed once: before()/after() run for every message
     def start(self) -> datetime | None:
         return day_start(self.date_from) if self.date_from else None
 
-    @property
+    @cached_property
     def end(self) -> datetime | None:
         """Exclusive end: 00:00 UTC of the day after `date_to`."""
         return day_start(self.date_to + timedelta(days=1)) if self.date_to else None
@@ -64,7 +65,6 @@ class ScanProgress:
     position: int
     pages: int = 0
     scanned: int = 0
-    reached_date_to: bool = False
     done: bool = False
 
 
@@ -79,21 +79,17 @@ class HistoryReader:
         *,
         page_pause: tuple[float, float] = (0.0, 0.0),
         sleep: Sleep = asyncio.sleep,
-        rng: random.Random | None = None,
-        page_size: int = PAGE_SIZE,
     ) -> None:
         self.client = client
         self.peer = utils.get_input_peer(entity)
         self.flood = flood
         self.page_pause = page_pause
         self.sleep = sleep
-        self.rng = rng or random.Random()
-        self.page_size = page_size
 
     def _request(self, offset_id: int, offset_date: datetime | None) -> functions.messages.GetHistoryRequest:
         return functions.messages.GetHistoryRequest(
-            peer=self.peer, offset_id=offset_id, offset_date=offset_date, add_offset=-self.page_size,
-            limit=self.page_size, max_id=0, min_id=0, hash=0,
+            peer=self.peer, offset_id=offset_id, offset_date=offset_date, add_offset=-PAGE_SIZE,
+            limit=PAGE_SIZE, max_id=0, min_id=0, hash=0,
         )
 
     async def _fetch(self, offset_id: int, offset_date: datetime | None) -> Any:
@@ -102,7 +98,7 @@ class HistoryReader:
 
     async def _pause(self) -> None:
         low, high = self.page_pause
-        seconds = self.rng.uniform(low, high) if high > 0 else 0.0
+        seconds = random.uniform(low, high) if high > 0 else 0.0
         if seconds > 0:
             await self.sleep(seconds)
 
@@ -136,7 +132,7 @@ class HistoryReader:
                 progress.position = message_id
                 continue
             if window.after(message.date):
-                progress.reached_date_to = progress.done = True
+                progress.done = True
                 break
             progress.position = message_id
             progress.scanned += 1

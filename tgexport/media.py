@@ -1,8 +1,11 @@
 """Media of exported messages: the public interface used by the parse run.
 
 - `describe_media(message)` → `MediaInfo(kind, known_size, original_name, mime_type)` or None.
-- `MediaDownloader(...).download(message)` / `.download_many(messages)` → `media_files` items;
+- `MediaDownloader(...).download(message, info=None)` / `.download_many(messages, infos=None)` →
+  `media_files` items (pass the `describe_media` results when already known);
   `.stats` counts saved, skipped_by_size, dedup_hits, errors.
+- `limit_bytes(mb)` / `exceeds_limit(info, max_bytes)`: the `--max-media-size` rule (larger than).
+- `no_file_item(kind, **extra)`: the item shapes without a stored file (below).
 
 Item shapes (export.json `media_files`):
 - stored:    {"type", "path": "media/<kind>s/<id>_<name>", "filename", "size", "sha256"}
@@ -10,14 +13,11 @@ Item shapes (export.json `media_files`):
 - skipped:   {"type", "path": null, "filename": null, "size": known size, "skipped": "max_media_size"}
 - failed:    {"type", "path": null, "filename": null, "error": "file_reference_expired" |
              "download_timeout" | "retry_exhausted"}
+- dry run:   {"type", "path": null, "filename": null, "size": known size or null}
 """
 from __future__ import annotations
 
-from tgexport.media_download import SKIPPED_BY_SIZE, MediaDownloader, MediaStats, env_media_timeout
-from tgexport.media_kind import DOCUMENT, KIND_DIRS, PHOTO, VIDEO, MediaInfo, describe_media, kind_for_mime
-from tgexport.media_names import sanitise_name, stored_name
+from tgexport.media_download import MediaDownloader, exceeds_limit, limit_bytes, no_file_item
+from tgexport.media_kind import describe_media, kind_for_mime
 
-__all__ = [
-    "DOCUMENT", "KIND_DIRS", "PHOTO", "SKIPPED_BY_SIZE", "VIDEO", "MediaDownloader", "MediaInfo",
-    "MediaStats", "describe_media", "env_media_timeout", "kind_for_mime", "sanitise_name", "stored_name",
-]
+__all__ = ["MediaDownloader", "describe_media", "exceeds_limit", "kind_for_mime", "limit_bytes", "no_file_item"]

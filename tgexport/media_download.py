@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from tgexport.media_names import stored_name
 from tgexport.media_store import MediaStore, sha256_file
 from tgexport.media_timeout import media_timeout
 from tgexport.media_watchdog import DownloadTimeout, Progress, run_with_watchdog
-from tgexport.modes import ModePreset, pause_scale
+from tgexport.modes import ModePreset, backoff_delay
 
 MEDIA_TIMEOUT_ENV = "TELEGRAM_PARSER_MEDIA_TIMEOUT"
 NO_PROGRESS_CAP_SEC = 300.0  # no part at all for this long (or the base timeout, if shorter) = stalled
@@ -77,8 +77,20 @@ def error_label(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def failed_item(kind: str, error: str) -> dict[str, Any]:
-    return {"type": kind, "path": None, "filename": None, "error": error}
+def limit_bytes(max_media_size_mb: float | None) -> int | None:
+    """`--max-media-size` in MB → whole bytes (int(mb × 1024 × 1024)); None = no limit."""
+    return None if max_media_size_mb is None else int(max_media_size_mb * 1024 * 1024)
+
+
+def exceeds_limit(info: MediaInfo, max_bytes: int | None) -> bool:
+    """True when the known size is larger than `max_bytes` (unknown sizes never exceed it)."""
+    return max_bytes is not None and info.known_size is not None and info.known_size > max_bytes
+
+
+def no_file_item(kind: str, **extra: Any) -> dict[str, Any]:
+    """A `media_files` item without a stored file: `extra` is `error`, `size` (+ `skipped`) or,
+    in a dry run, `size` alone."""
+    return {"type": kind, "path": None, "filename": None, **extra}
 
 
 class MediaDownloader:
@@ -94,32 +106,33 @@ class MediaDownloader:
         self.log, self.flood, self.run_id = log, flood, run_id
         self.sleep, self.clock = sleep, clock
         self.store = MediaStore(self.export_dir, sha_index)
-        self.max_bytes = None if max_media_size_mb is None else int(max_media_size_mb * 1024 * 1024)
+        self.max_bytes = limit_bytes(max_media_size_mb)
         self.base_timeout = (base_timeout if base_timeout is not None
                              else env_media_timeout() or preset.media_timeout)
         self.stall_sec = min(self.base_timeout, NO_PROGRESS_CAP_SEC)
         self.stats = MediaStats()
         self._slots = asyncio.Semaphore(max(1, preset.parallel_downloads))
 
-    async def download(self, message: Any, *, after: asyncio.Future[Any] | None = None) -> list[dict[str, Any]]:
+    async def download(self, message: Any, info: MediaInfo | None = None, *,
+                       after: asyncio.Future[Any] | None = None) -> list[dict[str, Any]]:
         """The `media_files` items for one message ([] when it has nothing downloadable).
 
+        `info` is the message's `describe_media` result when the caller already has it.
         With `after` (the previous message's download), the finished file is deduplicated and
         stored only once that one is done, so the earliest message keeps the stored copy.
         """
-        info = describe_media(message)
+        info = describe_media(message) if info is None else info
         if info is None:
             return []
-        if self.max_bytes is not None and info.known_size is not None and info.known_size > self.max_bytes:
+        if exceeds_limit(info, self.max_bytes):
             self.stats.skipped_by_size += 1
-            return [{"type": info.kind, "path": None, "filename": None, "size": info.known_size,
-                     "skipped": SKIPPED_BY_SIZE}]
+            return [no_file_item(info.kind, size=info.known_size, skipped=SKIPPED_BY_SIZE)]
         async with self._slots:
             try:
                 tmp = await self._download_item(message, info)
             except _ItemFailed as failed:
                 self.stats.errors += 1
-                return [failed_item(info.kind, failed.error)]
+                return [no_file_item(info.kind, error=failed.error)]
         try:
             if after is not None:
                 await asyncio.wait([after])
@@ -128,13 +141,16 @@ class MediaDownloader:
             raise
         return [await self._keep(tmp, message.id, info)]
 
-    async def download_many(self, messages: Iterable[Any]) -> dict[int, list[dict[str, Any]]]:
+    async def download_many(self, messages: Iterable[Any], infos: Mapping[int, MediaInfo | None] | None = None,
+                            ) -> dict[int, list[dict[str, Any]]]:
         """Items per message id, `preset.parallel_downloads` at once, stored in ascending id order;
-        the first fatal error cancels the rest."""
+        the first fatal error cancels the rest. `infos`: known `describe_media` results by id."""
+        infos = infos or {}
         tasks: dict[int, asyncio.Future[list[dict[str, Any]]]] = {}
         previous: asyncio.Future[Any] | None = None
         for message in sorted(messages, key=lambda m: m.id):
-            previous = tasks[message.id] = asyncio.ensure_future(self.download(message, after=previous))
+            previous = tasks[message.id] = asyncio.ensure_future(
+                self.download(message, infos.get(message.id), after=previous))
         try:
             if tasks:
                 await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
@@ -202,7 +218,7 @@ class MediaDownloader:
                            message_id=message_id, media_type=info.kind, attempts=failures,
                            error=error_label(exc))
             raise _ItemFailed(MEDIA_RETRY_EXHAUSTED) from None
-        delay = (2 ** failures) * pause_scale()
+        delay = backoff_delay(failures)
         self.log.info("retry", message_id=message_id, media_type=info.kind, attempt=failures,
                       sleep=round(delay, 3), error=error_label(exc))
         await self.sleep(delay)

@@ -25,10 +25,8 @@ class Progress:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self.last = clock()
-        self.received = 0
 
     def __call__(self, current: int, total: int | None) -> None:
-        self.received = current
         self.last = self._clock()
 
 

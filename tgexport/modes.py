@@ -31,3 +31,8 @@ def pause_scale() -> float:
     Waits Telegram demands (the FloodWait seconds themselves) are never scaled.
     """
     return env_number(PAUSE_SCALE_ENV, 1.0)
+
+
+def backoff_delay(attempt: int) -> float:
+    """Retry back-off: 2**attempt seconds times the pause scale (TELEGRAM_PARSER_PAUSE_SCALE)."""
+    return float(2**attempt) * pause_scale()

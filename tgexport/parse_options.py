@@ -53,12 +53,15 @@ def parse_keywords(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     words = value.split() if isinstance(value, str) else [str(w) for w in value]
-    seen: dict[str, None] = {}
+    seen: set[str] = set()  # casefolded
+    kept: list[str] = []
     for word in words:
         word = word.strip()
-        if word and word.casefold() not in {w.casefold() for w in seen}:
-            seen[word] = None
-    return tuple(seen)
+        folded = word.casefold()
+        if word and folded not in seen:
+            seen.add(folded)
+            kept.append(word)
+    return tuple(kept)
 
 
 def _mode(name: str) -> ModePreset:

@@ -18,21 +18,22 @@ from typing import Any
 
 from errors import (
     EXTERNAL_API_ERROR,
-    NETWORK_ERROR,
     PARTIAL_FAILURE,
     RATE_LIMIT,
     ParserError,
     RateLimitError,
+    error_code_of,
+    one_line,
 )
 from tgexport import archive
 from tgexport.export_log import ExportLog
 from tgexport.export_store import ChannelInfo, ExportStore
 from tgexport.flood import AppLogEvents, FloodController, TeeEvents, request_timeout_from_env
 from tgexport.history import DateWindow, HistoryReader, ScanProgress
-from tgexport.media import MediaDownloader, describe_media
+from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
 from tgexport.modes import pause_scale
 from tgexport.parse_options import ParseOptions
-from tgexport.records import matches_keywords, message_to_record
+from tgexport.records import KeywordMatcher, message_to_record
 from tgexport.resolver import channel_username, resolve_channel
 from tgexport.timeutil import utc_iso
 
@@ -54,23 +55,13 @@ class Estimate:
     unknown: int = 0
     over_limit: int = 0
 
-    def add(self, info: Any, limit_mb: float | None) -> None:
+    def add(self, info: Any, max_bytes: int | None) -> None:
         if info.known_size is None:
             self.unknown += 1
-        elif limit_mb is not None and info.known_size > limit_mb * MB:
+        elif exceeds_limit(info, max_bytes):
             self.over_limit += 1
         else:
             self.known_bytes += info.known_size
-
-
-def _error_code(exc: BaseException) -> str | None:
-    if isinstance(exc, ParserError):
-        return exc.code
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-        return None
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return NETWORK_ERROR
-    return EXTERNAL_API_ERROR
 
 
 class ParseRun:
@@ -91,6 +82,8 @@ class ParseRun:
                                      timeout_retries=preset.retries)
         self.progress = ScanProgress(position=0)
         self.estimate = Estimate()
+        self.max_bytes = limit_bytes(options.max_media_size_mb)
+        self.matches = KeywordMatcher(options.keywords)
         self.new_messages: list[dict[str, Any]] = []
         self.downloader: MediaDownloader | None = None
         self.retry_after: int | None = None
@@ -141,7 +134,7 @@ class ParseRun:
             return
         self._log_finished(summary, exc)
         result = self._result(summary, None)
-        result["error"] = {"error_code": _error_code(exc), "status": _status(exc), "message": _one_line(exc)}
+        result["error"] = {"error_code": error_code_of(exc), "status": _status(exc), "message": one_line(exc)}
         self._report(result)
 
     def _report(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +182,7 @@ class ParseRun:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
         o = self.options
         kept = [(m, message_to_record(m)) for m in page]
-        kept = [(m, r) for m, r in kept if matches_keywords(r, o.keywords)]
+        kept = [(m, r) for m, r in kept if self.matches(r)]
         infos = {m.id: describe_media(m) for m, _ in kept}
         if o.dry_run:
             self._add_dry(kept, infos)
@@ -197,20 +190,19 @@ class ParseRun:
             await self._add_real(kept, infos)
         for media_info in infos.values():
             if media_info is not None:
-                self.estimate.add(media_info, o.max_media_size_mb)
+                self.estimate.add(media_info, self.max_bytes)
 
     def _add_dry(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
         for message, record in kept:
             info = infos[message.id]
             if info is not None:
-                record["media_files"] = [{"type": info.kind, "path": None, "filename": None,
-                                          "size": info.known_size}]
+                record["media_files"] = [no_file_item(info.kind, size=info.known_size)]
             self.new_messages.append(record)
 
     async def _add_real(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
         with_media = [m for m, _ in kept if infos[m.id] is not None]
         assert self.downloader is not None
-        media = await self.downloader.download_many(with_media) if with_media else {}
+        media = await self.downloader.download_many(with_media, infos) if with_media else {}
         for message, record in kept:
             record["media_files"] = list(media.get(message.id, []))
         self.new_messages.extend(self.store.append([r for _, r in kept], self.progress.position))
@@ -258,7 +250,7 @@ class ParseRun:
             summary = self.summary()
             self.store.write_summary(summary)
         except Exception as save_exc:
-            self.log.error("save_failed", _error_code(save_exc), error=f"{type(save_exc).__name__}: {save_exc}")
+            self.log.error("save_failed", error_code_of(save_exc), error=f"{type(save_exc).__name__}: {save_exc}")
             if exc is None:
                 raise
             return {}
@@ -273,7 +265,7 @@ class ParseRun:
         elif exc is None:
             self.log.error("run_finished", PARTIAL_FAILURE, **summary)
         else:
-            self.log.error("run_finished", _error_code(exc), status=_status(exc), error=_one_line(exc), **summary)
+            self.log.error("run_finished", error_code_of(exc), status=_status(exc), error=one_line(exc), **summary)
 
     def _cleanup_temp(self) -> None:
         if self.options.cleanup_temp and not self.options.dry_run:
@@ -301,17 +293,12 @@ class ParseRun:
 
 
 def _status(exc: BaseException) -> str:
-    code = _error_code(exc)
+    code = error_code_of(exc)
     return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
 
 
 def _day(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return " ".join(str(text).split())
 
 
 async def run_parse(

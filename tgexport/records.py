@@ -98,13 +98,24 @@ def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = N
     return record
 
 
+class KeywordMatcher:
+    """The `--keyword-filter` test, with the keywords casefolded once for the whole run."""
+
+    def __init__(self, keywords: tuple[str, ...]) -> None:
+        self.folded = tuple(word.casefold() for word in keywords)
+
+    def __call__(self, record: dict[str, Any]) -> bool:
+        """True when no keywords are set or the text (or a poll answer) contains any of them, ignoring case."""
+        if not self.folded:
+            return True
+        haystack = record.get("text") or ""
+        poll = record.get("poll")
+        if poll:
+            haystack = "\n".join([haystack, *(a.get("text") or "" for a in poll.get("answers", []))])
+        folded = haystack.casefold()
+        return any(word in folded for word in self.folded)
+
+
 def matches_keywords(record: dict[str, Any], keywords: tuple[str, ...]) -> bool:
-    """True when no keywords are set or the text (or a poll answer) contains any of them, ignoring case."""
-    if not keywords:
-        return True
-    haystack = record.get("text") or ""
-    poll = record.get("poll")
-    if poll:
-        haystack = "\n".join([haystack, *(a.get("text") or "" for a in poll.get("answers", []))])
-    folded = haystack.casefold()
-    return any(word.casefold() in folded for word in keywords)
+    """One-off `KeywordMatcher(keywords)(record)`; a run builds its matcher once."""
+    return KeywordMatcher(keywords)(record)

@@ -10,11 +10,17 @@ So `database is locked` can come from both; we only change the wait.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import sqlite3
+from pathlib import Path
+from typing import Any
 
 from telethon.sessions import SQLiteSession
 
+from errors import ConfigError
+from session_lock import session_db_path, session_file_name
 from tgexport.config import env_number
+from tgexport.connect_retry import is_database_locked
 
 SQLITE_TIMEOUT_ENV = "TELEGRAM_PARSER_SQLITE_TIMEOUT"
 DEFAULT_SQLITE_TIMEOUT = 5.0  # Python's sqlite3 default, which Telethon uses
@@ -58,3 +64,34 @@ def discard_session(session: object) -> None:
     with contextlib.suppress(sqlite3.Error):
         conn.close()
     session._conn = None  # type: ignore[attr-defined]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:
+        return False
+
+
+def open_checked_session(session_file: str | Path, require_local: bool) -> Any:
+    """Open the session via `open_session`; with `require_local`, ConfigError unless the file exists
+    and names a loopback server. `database is locked` propagates (the caller retries it)."""
+    name = session_file_name(session_file)  # as the user wrote it, for messages
+    if require_local and not session_db_path(session_file).is_file():
+        raise ConfigError(f"session file {name} does not exist (TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set)")
+    try:
+        session = open_session(str(session_file))
+    except sqlite3.DatabaseError as exc:
+        if is_database_locked(exc):
+            raise
+        raise ConfigError(f"session file {name} is not a Telethon session: {exc}") from exc
+    address = getattr(session, "server_address", None)
+    if require_local and not (address and _is_loopback(str(address))):
+        discard_session(session)
+        raise ConfigError(
+            f"session file {name} does not point at a loopback server "
+            "(TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER is set); refusing to connect"
+        )
+    return session

@@ -37,7 +37,7 @@ def test_line_format_levels_and_error_code(log_dir: Path) -> None:
     log = logging.getLogger("tgexport.sample")
     log.debug("hidden")
     log.info("hello %s", "world")
-    applog.log_error(log, "went wrong", "NETWORK_ERROR")
+    log.error("went wrong", extra={"error_code": "NETWORK_ERROR"})
     log.warning("careful")
     applog.set_run_id(None)
     log.info("no run")

@@ -67,6 +67,31 @@ def find_export_dir(output_dir: Path, slug: str, channel_id: int) -> Path | None
     return max(found)[1] if found else None
 
 
+def known_channel(output_dir: Path, username: str | None, channel_id: int | None) -> ChannelInfo | None:
+    """The channel of the newest existing export that `--channel` names, from state.json alone
+    (no network): used to report a run that stops before Telegram could resolve the channel."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    found: list[tuple[str, ChannelInfo]] = []
+    for entry in output_dir.iterdir():
+        match = _DIR_RE.match(entry.name)
+        state_path = entry / STATE_JSON
+        if not match or not state_path.is_file():
+            continue
+        try:
+            state = read_json_strict(state_path)
+        except DataFormatError:
+            continue
+        cid = state.get("channel_id") if isinstance(state, dict) else None
+        name = state.get("channel_username") if isinstance(state, dict) else None
+        by_id = channel_id is not None and cid == channel_id
+        by_name = bool(username and isinstance(name, str) and name.lower() == username.lower())
+        if _is_int(cid) and (by_id or by_name):
+            found.append((match["stamp"], ChannelInfo(cid, name if isinstance(name, str) else None, None)))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

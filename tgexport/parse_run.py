@@ -26,8 +26,9 @@ from errors import (
     one_line,
 )
 from tgexport import archive
+from tgexport.channel_ref import parse_channel_ref
 from tgexport.export_log import ExportLog
-from tgexport.export_store import ChannelInfo, ExportStore
+from tgexport.export_store import ChannelInfo, ExportStore, known_channel
 from tgexport.flood import AppLogEvents, FloodController, TeeEvents, request_timeout_from_env
 from tgexport.history import DateWindow, HistoryReader, ScanProgress
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
@@ -93,8 +94,12 @@ class ParseRun:
     async def execute(self) -> dict[str, Any]:
         # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
         self.client.flood_sleep_threshold = 0
-        channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
-                                        what="channel resolution")
+        try:
+            channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
+                                            what="channel resolution")
+        except ParserError as exc:
+            self._report_unresolved(exc)
+            raise
         info = ChannelInfo(int(channel.id), channel_username(channel), getattr(channel, "title", None))
         self.store = ExportStore.open(self.options.output_dir, info)
         self.store.create_dir()
@@ -104,6 +109,28 @@ class ParseRun:
         self.flood.before_wait = self._checkpoint
         try:
             return await self._logged_run(channel)
+        finally:
+            self.log.close()
+
+    def _report_unresolved(self, exc: ParserError) -> None:
+        """Resolving failed (e.g. a FloodWait over the bound): when the channel already has an
+        export, its summary.json and logs still get this run (with `retry_after`); nothing else changes."""
+        ref = parse_channel_ref(self.options.channel)
+        info = known_channel(self.options.output_dir, ref.username, ref.channel_id)
+        if info is None:
+            return
+        try:
+            self.store = ExportStore.open(self.options.output_dir, info)
+        except ParserError:
+            return  # a damaged export is reported by the next run that gets that far
+        if isinstance(exc, RateLimitError):
+            self.retry_after = exc.retry_after
+        self.log = ExportLog(self.store.export_dir, self.run_id)
+        try:
+            self.log.info("run_started", **self._start_data())
+            summary = self.summary()
+            self.store.write_summary(summary)
+            self._stopped(summary, exc)
         finally:
             self.log.close()
 

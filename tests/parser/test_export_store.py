@@ -139,3 +139,20 @@ def test_save_leaves_no_temp_files(tmp_path: Path) -> None:
     store = _saved(tmp_path, [1, 2])
     store.write_summary({"a": 1})
     assert not [p for p in store.export_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_known_channel_finds_an_export_by_username_or_id_without_network(tmp_path: Path) -> None:
+    from tgexport.export_store import known_channel
+
+    _saved(tmp_path, [1, 2])
+    other = tmp_path / "news__2024-01-01_00-00"
+    other.mkdir()
+    (other / "state.json").write_text(json.dumps({"channel_id": 7, "channel_username": "news"}), encoding="utf-8")
+    broken = tmp_path / "broken__2024-01-01_00-00"
+    broken.mkdir()
+    (broken / "state.json").write_text("{", encoding="utf-8")
+    assert known_channel(tmp_path, "My_Chan", None) == ChannelInfo(42, "my_chan", None)
+    assert known_channel(tmp_path, None, 42) == ChannelInfo(42, "my_chan", None)
+    assert known_channel(tmp_path, None, 7) == ChannelInfo(7, "news", None)
+    assert known_channel(tmp_path, "unknown", 8) is None
+    assert known_channel(tmp_path / "missing", "news", None) is None

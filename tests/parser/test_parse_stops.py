@@ -169,3 +169,24 @@ def test_zip_failure_reports_the_saved_data(server_factory: Any, tmp_path: Path)
     assert _load(tmp_path, "state.json")["last_message_id"] == appended[-1]
     finished = [e for e in _events(tmp_path) if e["event"] == "run_finished"]
     assert finished[-1]["data"]["status"] == "failed"
+
+
+def test_flood_wait_while_resolving_still_updates_the_existing_export_summary(server_factory: Any,
+                                                                             tmp_path: Path) -> None:
+    """An incremental run stopped before Telegram resolved the channel still records retry_after."""
+    server = server_factory(_scenario(120, [{"kind": "flood_wait", "method": "channels.getChannels",
+                                             "call": 2, "seconds": 1000, "times": 1}]))
+    session = make_session(server, tmp_path / "s.session")
+    env = cli_env(tmp_path)
+    first = run_cli(_args(tmp_path, session), env)
+    assert first.returncode == 0, first.stderr
+    export_before = (_export_dir(tmp_path) / "export.json").read_bytes()
+    proc = run_cli(_args(tmp_path, session), env)
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: Telegram asked to wait 1000 s")
+    summary = _load(tmp_path, "summary.json")
+    assert summary["retry_after"] == 1000 and summary["new_messages"] == 0
+    assert summary["run_id"] == json.loads(proc.stdout)["summary"]["run_id"] != json.loads(first.stdout)["summary"]["run_id"]
+    assert json.loads(proc.stdout)["error"]["error_code"] == "RATE_LIMIT"
+    assert (_export_dir(tmp_path) / "export.json").read_bytes() == export_before
+    finished = [e for e in _events(tmp_path) if e["event"] == "run_finished"]
+    assert finished[-1]["data"]["status"] == "rate_limited" and finished[-1]["data"]["retry_after"] == 1000

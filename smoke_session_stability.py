@@ -33,7 +33,7 @@ from session_lock import (  # noqa: E402
     lock_path_for,
     session_db_path,
 )
-from tests.stability.sigint import sigint_catchable  # noqa: E402
+from tests.stability.children import start_ready_child  # noqa: E402
 from tgexport.connect_retry import retry_locked_database  # noqa: E402
 from tgexport.modes import PAUSE_SCALE_ENV  # noqa: E402
 from tgexport.session_db import SQLITE_TIMEOUT_ENV, discard_session, open_session  # noqa: E402
@@ -108,29 +108,9 @@ def _capture_logger(name: str) -> tuple[logging.Logger, _ListHandler]:
     return logger, handler
 
 
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def _start_holder(session: Path, flavour: str = "sync") -> subprocess.Popen[str]:
     """Start a child that holds the session lock; returns once it printed `ready`."""
-    with sigint_catchable():
-        proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER_CODE, str(session), flavour],
-            cwd=ROOT,
-            env=_child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        proc.kill()
-        raise AssertionError(f"holder did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    return proc
+    return start_ready_child(HOLDER_CODE, str(session), flavour)
 
 
 def _dead_pid() -> int:

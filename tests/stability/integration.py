@@ -9,7 +9,6 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from hashlib import sha256
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from session_lock import BUSY_MESSAGE, SessionLock, lock_path_for, session_db_path
 from testkit.cli import cli_env, read_app_log, run_cli, start_cli
 from testkit.server import make_session, running_server
+from tests.stability.children import start_ready_child
 from tests.stability.sigint import sigint_catchable
 
 CHANNEL_ID = 1300000001
@@ -101,15 +101,7 @@ def _parse_args(session: Path, out: Path, *extra: str) -> list[str]:
 
 def _start_helper(code: str, arg: Path) -> subprocess.Popen[str]:
     """Start a helper child and wait until it printed `ready`."""
-    repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-c", code, str(arg)], cwd=repo, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        proc.kill()
-        raise AssertionError(f"helper did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    return proc
+    return start_ready_child(code, str(arg))
 
 
 def _finish_helper(proc: subprocess.Popen[str]) -> str:

@@ -1,0 +1,60 @@
+"""Test-only fault points: `hit(name)` kills this process (SIGKILL) on the n-th hit of a named point.
+
+Set `TELEGRAM_PARSER_FAULT_KILL=<point>:<n>` (e.g. `history_page:3`, `media_part:17`,
+`journal_write:2`). Unset (always, outside tests) `hit()` costs one dict lookup. When the
+process kills itself it first appends `<point> <n>` to `TELEGRAM_PARSER_FAULT_REPORT` (if set),
+so a test can say which instant it hit.
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+FAULT_ENV = "TELEGRAM_PARSER_FAULT_KILL"
+REPORT_ENV = "TELEGRAM_PARSER_FAULT_REPORT"
+
+POINTS = (
+    "history_page",  # a getHistory answer arrived, before its messages are processed
+    "media_part",  # a part of a media file was written to its part file
+    "media_placed",  # a finished media file took its final name, before the index records it
+    "journal_write",  # half of a journal entry is written (torn line), before the rest
+    "journal_synced",  # a journal entry is complete and fsynced
+    "compact_write",  # a compacted export file is written to its temp file, before the rename
+    "compact_renamed",  # export.json was renamed into place, before state.json
+)
+
+_counts: dict[str, int] = {}
+
+
+def _target() -> tuple[str, int] | None:
+    raw = os.environ.get(FAULT_ENV, "")
+    point, _, count = raw.partition(":")
+    if not point or not count.isdigit() or int(count) < 1:
+        return None
+    return point, int(count)
+
+
+_TARGET = _target()
+
+
+def hit(name: str) -> None:
+    """Count one pass through fault point `name`; SIGKILL this process on the configured pass."""
+    if _TARGET is None or _TARGET[0] != name:
+        return
+    _counts[name] = _counts.get(name, 0) + 1
+    if _counts[name] != _TARGET[1]:
+        return
+    report = os.environ.get(REPORT_ENV)
+    if report:
+        with open(report, "a", encoding="utf-8") as handle:
+            handle.write(f"{name} {_counts[name]}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def reload_from_env() -> None:
+    """Re-read the environment (for unit tests that set the variable in-process)."""
+    global _TARGET
+    _TARGET = _target()
+    _counts.clear()

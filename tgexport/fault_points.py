@@ -4,14 +4,20 @@ Set `TELEGRAM_PARSER_FAULT_KILL=<point>:<n>` (e.g. `history_page:3`, `media_part
 `journal_write:2`). Unset (always, outside tests) `hit()` costs one dict lookup. When the
 process kills itself it first appends `<point> <n>` to `TELEGRAM_PARSER_FAULT_REPORT` (if set),
 so a test can say which instant it hit.
+
+`raise_os_error(name)` is the same for disk faults: with
+`TELEGRAM_PARSER_FAULT_OSERROR=<point>:<n>:<ENOSPC|EACCES|EIO|EDQUOT>` the n-th pass through a
+write point raises that OSError (points: `json_write`, `journal_append`, `media_place`).
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 FAULT_ENV = "TELEGRAM_PARSER_FAULT_KILL"
 REPORT_ENV = "TELEGRAM_PARSER_FAULT_REPORT"
+OSERROR_ENV = "TELEGRAM_PARSER_FAULT_OSERROR"
 
 POINTS = (
     "history_page",  # a getHistory answer arrived, before its messages are processed
@@ -23,7 +29,14 @@ POINTS = (
     "compact_renamed",  # export.json was renamed into place, before state.json
 )
 
+WRITE_POINTS = (
+    "json_write",  # atomic_json.atomic_file, before the temp file is written
+    "journal_append",  # the export journal, before an entry is appended
+    "media_place",  # a finished media file, before it takes its final name
+)
+
 _counts: dict[str, int] = {}
+_os_counts: dict[str, int] = {}
 
 
 def _target() -> tuple[str, int] | None:
@@ -34,7 +47,17 @@ def _target() -> tuple[str, int] | None:
     return point, int(count)
 
 
+def _os_target() -> tuple[str, int, int] | None:
+    point, _, rest = os.environ.get(OSERROR_ENV, "").partition(":")
+    count, _, name = rest.partition(":")
+    code = getattr(errno, name or "ENOSPC", None)
+    if not point or not count.isdigit() or int(count) < 1 or not isinstance(code, int):
+        return None
+    return point, int(count), code
+
+
 _TARGET = _target()
+_OS_TARGET = _os_target()
 
 
 def hit(name: str) -> None:
@@ -56,5 +79,15 @@ def hit(name: str) -> None:
 def reload_from_env() -> None:
     """Re-read the environment (for unit tests that set the variable in-process)."""
     global _TARGET
-    _TARGET = _target()
+    def _os_target() -> tuple[str, int, int] | None:
+    point, _, rest = os.environ.get(OSERROR_ENV, "").partition(":")
+    count, _, name = rest.partition(":")
+    code = getattr(errno, name or "ENOSPC", None)
+    if not point or not count.isdigit() or int(count) < 1 or not isinstance(code, int):
+        return None
+    return point, int(count), code
+
+
+_TARGET = _target()
+_OS_TARGET = _os_target()
     _counts.clear()

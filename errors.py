@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
+from pathlib import Path
 from typing import Any
 
 CONFIG_ERROR = "CONFIG_ERROR"
@@ -13,11 +15,20 @@ DATA_FORMAT_ERROR = "DATA_FORMAT_ERROR"
 EXTERNAL_API_ERROR = "EXTERNAL_API_ERROR"
 PARTIAL_FAILURE = "PARTIAL_FAILURE"
 SESSION_LOCKED = "SESSION_LOCKED"
+STORAGE_ERROR = "STORAGE_ERROR"  # added: a file of the export (or a log) could not be written
+EXPORT_LOCKED = "EXPORT_LOCKED"  # added: another process is writing the same export
 
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_PARTIAL = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl+C): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
+
+# OSErrors that mean "the disk refused the write" (full, quota, permissions, I/O, read-only).
+STORAGE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EACCES", "EPERM", "EIO", "EROFS", "EFBIG")
+    if hasattr(errno, name)
+)
 
 # Per-item media error values written into export.json `media_files[].error`.
 MEDIA_FILE_REFERENCE_EXPIRED = "file_reference_expired"
@@ -76,6 +87,32 @@ class SessionLockedError(ParserError):
     code = SESSION_LOCKED
 
 
+class ExportLockedError(ParserError):
+    """Another process is writing the same channel's export in the same output directory."""
+
+    code = EXPORT_LOCKED
+
+
+class StorageError(ParserError):
+    """Writing a file failed (disk full, quota, permissions, I/O error); `path` names it."""
+
+    code = STORAGE_ERROR
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """True for an OSError that is a refused write (ENOSPC, EDQUOT, EACCES, EPERM, EIO, EROFS, EFBIG)."""
+    return (isinstance(exc, OSError) and not isinstance(exc, ConnectionError | TimeoutError)
+            and exc.errno in STORAGE_ERRNOS)
+
+
+def storage_error(exc: OSError, where: str | Path | None = None) -> StorageError:
+    """`StorageError("cannot write <path>: <reason>")`: the OSError's file, else `where`."""
+    path = exc.filename if exc.filename is not None else where
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    target = f"cannot write {path}" if path is not None else "cannot write the export"
+    return StorageError(f"{target}: {reason}", path=None if path is None else str(path), errno=exc.errno)
+
+
 def as_parser_error(exc: BaseException) -> ParserError:
     """Map an unexpected exception to a contract error (code + one readable message)."""
     if isinstance(exc, ParserError):
@@ -95,6 +132,9 @@ def as_parser_error(exc: BaseException) -> ParserError:
         return SessionLockedError(f"session database is locked: {exc}")
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | asyncio.TimeoutError):
         return NetworkError(f"network error: {exc or type(exc).__name__}")
+    if is_storage_error(exc):
+        assert isinstance(exc, OSError)
+        return storage_error(exc)
     return ExternalApiError(f"unexpected error: {type(exc).__name__}: {exc}")
 
 

@@ -133,21 +133,25 @@ def _same_file(fd: int, path: Path) -> bool:
     return (on_disk.st_dev, on_disk.st_ino) == (opened.st_dev, opened.st_ino)
 
 
-class SessionLock:
-    """Exclusive inter-process lock keyed on the real `.session` file of `session_file`."""
+LOCK_FILE_MODE = 0o600  # lock files name the owner (PID, host, command): readable by the owner only
+
+
+class PathLock:
+    """Exclusive inter-process lock on one lock file holding its owner's JSON (PID, host, time, ...).
+
+    Subclasses say what the owner JSON adds (`_owner_fields`), what "busy" raises (`_busy`) and
+    how an unusable lock file is reported (`_open_failed`).
+    """
 
     def __init__(
         self,
-        session_file: str | os.PathLike[str],
+        lock_path: str | os.PathLike[str],
         *,
-        command: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
-        self.session_path = session_db_path(session_file)
-        self.lock_path = lock_path_for(session_file)
-        self.command = command
+        self.lock_path = Path(lock_path)
         self._clock = clock
         self._sleep = sleep
         self._poll_interval = poll_interval
@@ -158,10 +162,22 @@ class SessionLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def _owner_fields(self) -> dict[str, Any]:
+        """Extra keys of the owner JSON (after pid, host, started_at)."""
+        return {}
+
+    def _busy(self, owner: dict[str, Any]) -> BaseException:
+        """The exception `acquire` raises when another holder (described by `owner`) keeps the lock."""
+        return RuntimeError(f"{self.lock_path} is locked by PID {_owner_pid(owner)}")
+
+    def _open_failed(self, exc: OSError) -> BaseException:
+        """The exception for a lock file that cannot be opened or created."""
+        return errors.ConfigError(f"cannot open lock file {self.lock_path}: {exc.strerror}")
+
     def acquire(self, wait: float = 0.0) -> None:
-        """Take the lock or raise `SessionLockBusy`; with `wait` > 0 retry until that many seconds pass."""
+        """Take the lock or raise `_busy(owner)`; with `wait` > 0 retry until that many seconds pass."""
         if self._fd is not None:
-            raise RuntimeError(f"session lock already held: {self.lock_path}")
+            raise RuntimeError(f"lock already held: {self.lock_path}")
         deadline = self._clock() + max(wait, 0.0)
         while True:
             owner = self._try_acquire()
@@ -169,16 +185,14 @@ class SessionLock:
                 return
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise SessionLockBusy(self.lock_path, owner)
+                raise self._busy(owner)
             self._sleep(min(self._poll_interval, remaining))
 
     def _open_lock_file(self) -> int:
         try:
-            return os.open(self.lock_path, _OPEN_FLAGS, 0o644)
-        except FileNotFoundError as exc:
-            raise errors.ConfigError(f"session folder does not exist: {self.lock_path.parent}") from exc
-        except OSError as exc:  # read-only folder, foreign owner, a symlink or folder in the way
-            raise errors.ConfigError(f"cannot open session lock file {self.lock_path}: {exc.strerror}") from exc
+            return os.open(self.lock_path, _OPEN_FLAGS, LOCK_FILE_MODE)
+        except OSError as exc:  # missing or read-only folder, foreign owner, a symlink or folder in the way
+            raise self._open_failed(exc) from exc
 
     def _try_acquire(self) -> dict[str, Any] | None:
         """One non-blocking attempt: None when acquired, else the current owner's info."""
@@ -207,14 +221,10 @@ class SessionLock:
             return None
 
     def _write_owner(self, fd: int) -> None:
-        owner = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": utc_now_iso(),
-            "command": self.command,
-            "session": self.session_path.name,
-        }
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": utc_now_iso(),
+                 **self._owner_fields()}
         data = (json.dumps(owner, ensure_ascii=False) + "\n").encode("utf-8")
+        _owner_only(fd)
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, data)
@@ -239,12 +249,51 @@ class SessionLock:
             if fd is not None:
                 os.close(fd)
 
-    def __enter__(self) -> SessionLock:
+    def __enter__(self) -> PathLock:
         self.acquire()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+class SessionLock(PathLock):
+    """Exclusive inter-process lock keyed on the real `.session` file of `session_file`."""
+
+    def __init__(
+        self,
+        session_file: str | os.PathLike[str],
+        *,
+        command: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        super().__init__(lock_path_for(session_file), clock=clock, sleep=sleep, poll_interval=poll_interval)
+        self.session_path = session_db_path(session_file)
+        self.command = command
+
+    def _owner_fields(self) -> dict[str, Any]:
+        return {"command": self.command, "session": self.session_path.name}
+
+    def _busy(self, owner: dict[str, Any]) -> BaseException:
+        return SessionLockBusy(self.lock_path, owner)
+
+    def _open_failed(self, exc: OSError) -> BaseException:
+        if isinstance(exc, FileNotFoundError):
+            return errors.ConfigError(f"session folder does not exist: {self.lock_path.parent}")
+        return errors.ConfigError(f"cannot open session lock file {self.lock_path}: {exc.strerror}")
+
+    def __enter__(self) -> SessionLock:
+        self.acquire()
+        return self
+
+
+def _owner_only(fd: int) -> None:
+    """Mode 0600 on POSIX, also for a lock file left behind (created earlier with another mode)."""
+    if sys.platform != "win32":
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, LOCK_FILE_MODE)
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -41,7 +41,7 @@ def _bad(mid: int) -> dict[str, Any]:
 
 FAULTS = {
     "file_reference_expired": {"kind": "file_reference_expired", "message_id": 5, "forever": True},
-    "download_timeout": {"kind": "stall", "message_id": 5, "part": 1, "times": None},
+    "download_timeout": {"kind": "stall", "message_id": 5, "offset": 0, "times": None},
     "retry_exhausted": {"kind": "rpc_error", "method": "upload.getFile", "message_id": 5, "times": None,
                         "code": 502, "message": "BAD_GATEWAY"},
 }
@@ -127,7 +127,7 @@ def test_download_timeout_exit_2(tmp_path):
     events = _check_partial(tmp_path, "download_timeout")
     outcomes = [e["data"]["outcome"] for e in events
                 if e["event"] == "media_download_finished" and e["data"]["message_id"] == 5]
-    assert outcomes == ["timeout"]
+    assert outcomes == ["timeout"] * 4  # normal mode: the first attempt and 3 retries, each stalled
 
 
 def test_retry_exhausted_exit_2(tmp_path):

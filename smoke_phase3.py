@@ -154,7 +154,8 @@ def check_files(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any],
     assert state["last_message_id"] == export["messages"][-1]["id"]
     assert state["media_total"] == sum(len(m["media_files"]) for m in export["messages"])
     index = load(result["media_index_json"])
-    check_keys(index, {"sha256_to_path": dict}, "media-index.json", exact=True)
+    check_keys(index, {"sha256_to_path": dict}, "media-index.json")
+    assert set(index) <= {"sha256_to_path", "file_id_to_sha256"}, f"media-index.json: unexpected keys {sorted(index)}"
     assert index["sha256_to_path"] == {sha: path for path, sha in seen.items()}, "media-index vs stored items"
     summary = load(result["summary_json"])
     check_keys(summary, SUMMARY_KEYS, "summary.json")

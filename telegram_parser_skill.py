@@ -53,6 +53,9 @@ def build_parser() -> ContractArgumentParser:
                    help="longest FloodWait to sit out; longer ones stop the run with RATE_LIMIT (default 300)")
     p.add_argument("--lock-wait", metavar="SECONDS", default="0",
                    help="wait this long for another process holding the session (default 0: fail at once)")
+    p.add_argument("--media-stall-timeout", metavar="SECONDS", default=None,
+                   help="abort (and retry) a media download that receives no bytes for this long "
+                        "(default: 120 safe, 60 normal)")
     return p
 
 
@@ -92,6 +95,7 @@ def validate_args(args: argparse.Namespace) -> None:
             date_from=args.date_from, date_to=args.date_to, keyword_filter=args.keyword_filter,
             max_media_size_mb=args.max_media_size, dry_run=args.dry_run, zip_output=args.zip,
             cleanup_temp=not args.no_cleanup_temp, max_flood_wait=args.max_flood_wait,
+            media_stall_timeout=args.media_stall_timeout,
         )
         _check_output_dir(args.output_dir)
 
@@ -158,7 +162,7 @@ def _run(argv: list[str] | None, run_id: str) -> int:
     stopped: dict[str, Any] = {}
     try:
         _acquire(lock, args.lock_wait)
-        result = asyncio.run(run_command(args, cfg, run_id, stopped))
+        result = asyncio.run(signals.run_stoppable(run_command(args, cfg, run_id, stopped)))
     except BaseException:
         if "result" in stopped:  # what a stopped parse saved is reported, then the error
             emit(stopped["result"])
@@ -184,7 +188,7 @@ def _acquire(lock: session_lock.SessionLock, wait: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (0, 1, 2 or 130)."""
+    """Entry point; returns the process exit code (0, 1, 2, 130 on SIGINT or 143 on SIGTERM)."""
     _utf8_stdio()
     run_id = new_run_id()
     env_file: config.EnvFile | None = None
@@ -202,13 +206,16 @@ def main(argv: list[str] | None = None) -> int:
         return fail(env_error)
     if env_file is not None:
         env_file.log_warnings(log)
-    signals.raise_on_sigterm()
+    signals.install()  # SIGINT/SIGTERM: stop at the next safe point; a second one exits at once
+    logging.raiseExceptions = False  # a log line the disk refuses is dropped, never a traceback on stderr
     try:
         return _run(argv, run_id)
-    except KeyboardInterrupt:
-        log.warning("interrupted by a signal (Ctrl+C or SIGTERM); exit 130")
-        print("Error: interrupted", file=sys.stderr, flush=True)
-        return errors.EXIT_INTERRUPTED
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        signum = signals.received()
+        code = signals.exit_code(signum)
+        log.warning("interrupted by a signal (%s); exit %d", signals.signal_name(signum), code)
+        print(f"Error: {signals.stop_message(signum)}", file=sys.stderr, flush=True)
+        return code
     except ParserError as exc:
         return fail(exc)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one Error line and exit 1

@@ -67,12 +67,16 @@ def _stop(proc: subprocess.Popen[bytes], pid: int | None) -> None:
 
 
 @contextlib.contextmanager
-def serve(workdir: Path, profile_to: Path | None = None, scenario: Path = SCENARIO) -> Iterator[Server]:
-    """Start the server as its own process (optionally under cProfile), make a session, stop it on exit."""
+def serve(workdir: Path, profile_to: Path | None = None, scenario: Path = SCENARIO,
+          request_log: Path | None = None) -> Iterator[Server]:
+    """Start the server as its own process (optionally under cProfile, optionally logging every RPC
+    to `request_log` as JSONL), make a session, stop it on exit."""
     ready = workdir / "ready.json"
     prefix = [sys.executable] + (["-m", "cProfile", "-o", str(profile_to)] if profile_to else [])
     argv = prefix + ["-m", "telegram_test_server", "serve", "--scenario", str(scenario),
                      "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready)]
+    if request_log is not None:
+        argv += ["--request-log", str(request_log)]
     with open(workdir / "server.err", "wb") as err:
         proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=err)
@@ -87,6 +91,27 @@ def serve(workdir: Path, profile_to: Path | None = None, scenario: Path = SCENAR
         yield Server(proc, ready, info, session)
     finally:
         _stop(proc, info.get("pid"))
+
+
+class RequestCounter:
+    """Counts the server's logged RPCs (its `--request-log` JSONL file) between two moments."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _methods(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line)["method"] for line in lines if line.strip()]
+
+    def mark(self) -> int:
+        """The number of requests logged so far (the server logs a call before it answers it)."""
+        return len(self._methods())
+
+    def since(self, mark: int, method: str) -> int:
+        """How many `method` calls were logged after `mark`."""
+        return sum(1 for name in self._methods()[mark:] if name == method)
 
 
 def fresh_session(server: Server, dest_dir: Path, name: str = "s") -> Path:

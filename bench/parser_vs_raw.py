@@ -1,12 +1,13 @@
 """Benchmark 2: the real CLI `parse` vs raw Telethon scripts, side by side on one server, repeats interleaved.
 
-(a) history without media: first export of @bench_history (20,000 messages) vs bench/raw_history.py;
+(fixed cost) CLI `resolve` vs bench/raw_resolve.py; (history: moved to bench/export_bench.py)
 (b) media: @bench_media (40 files, ~203 MB) in safe (1 download) and normal (2) mode vs bench/raw_media.py
     (sequential; 2 at a time; both again plus the parser's sha256 + fsync per file in a thread; 2 at a
     time with the fsync on the event loop, as the parser does).
 Every run is a subprocess (start-up included), with a fresh session copy and a fresh output directory.
 
-Usage: python bench/parser_vs_raw.py [--history-repeats 5] [--media-repeats 3] [--json OUT.json]
+Usage: python bench/parser_vs_raw.py [--history-repeats 5] [--media-repeats 3] [--profile] [--json OUT.json]
+(--history-repeats: repeats of the fixed-cost pair)
 """
 from __future__ import annotations
 
@@ -69,17 +70,6 @@ def run_raw(server: Server, run_dir: Path, script: str, channel: str, *extra: st
     return secs, json.loads(out.strip().splitlines()[-1])
 
 
-def history_variants() -> dict[str, Variant]:
-    """(a): CLI parse vs raw iter_messages + JSON."""
-    def raw(server: Server, d: Path) -> float:
-        secs, info = run_raw(server, d, "raw_history.py", HISTORY_CHANNEL)
-        if info["messages"] != 20000:
-            raise RuntimeError(f"raw read {info['messages']} messages")
-        return secs
-
-    return {"parser": lambda s, d: run_parser(s, d, HISTORY_CHANNEL, "safe", None), "raw": raw}
-
-
 def media_variants(files: int, total: int) -> dict[str, Variant]:
     """(b): CLI parse safe/normal vs raw download_media sequential / 2 at a time."""
     def raw(parallel: int, durable: str = "") -> Variant:
@@ -132,17 +122,15 @@ def fixed_cost_variants() -> dict[str, Variant]:
 
 
 def profile_parser(server: Server, root: Path, out_dir: Path) -> dict[str, str]:
-    """One CLI history export and one normal-mode media export under cProfile (not timed)."""
+    """One normal-mode media export under cProfile (not timed)."""
     from profiling import profile_cli
 
-    reports = {}
-    for name, channel, mode in (("history", HISTORY_CHANNEL, "safe"), ("media_normal", MEDIA_CHANNEL, "normal")):
-        d = root / f"prof-{name}"
-        fresh_session(server, d, "parser")
-        argv = parser_cmd(channel, d, mode)[1:]
-        reports[name] = profile_cli(argv, parser_env(d), d, out_dir / f"profile_parser_{name}.txt")
-        shutil.rmtree(d, ignore_errors=True)
-    return reports
+    d = root / "prof-media_normal"
+    fresh_session(server, d, "parser")
+    argv = parser_cmd(MEDIA_CHANNEL, d, "normal")[1:]
+    report = profile_cli(argv, parser_env(d), d, out_dir / "profile_parser_media_normal.txt")
+    shutil.rmtree(d, ignore_errors=True)
+    return {"media_normal": report}
 
 
 def media_totals() -> tuple[int, int]:
@@ -156,20 +144,23 @@ def media_totals() -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
+def run_media(media_repeats: int = 3, profile_dir: Path | None = None) -> dict:
+    """The media part (b) on its own server process (profiling, if asked, after the timed runs)."""
+    return run(0, media_repeats, profile_dir)
+
+
 def run(history_repeats: int = 5, media_repeats: int = 3, profile_dir: Path | None = None) -> dict:
-    """All of benchmark 2 on one server process (profiling, if asked, after the timed runs)."""
+    """Fixed cost (`history_repeats` pairs) and media (b) on one server process."""
     files, total = media_totals()
     result: dict = {"media_files": files, "media_bytes": total}
     with workdir("bench-pvr-") as tmp, serve(tmp) as server:
-        fixed = interleaved(server, tmp, fixed_cost_variants(), history_repeats)
-        hist = interleaved(server, tmp, history_variants(), history_repeats)
+        fixed = interleaved(server, tmp, fixed_cost_variants(), history_repeats) if history_repeats else None
         media = interleaved(server, tmp, media_variants(files, total), media_repeats)
         if profile_dir is not None:
             result["profiles"] = profile_parser(server, tmp, profile_dir)
-    result["fixed_cost"] = {"times": fixed, "stats": {k: spread(v) for k, v in fixed.items()},
-                            "ratio_cli_over_raw": ratios(fixed, "cli_resolve", "raw_resolve")}
-    result["history"] = {"times": hist, "stats": {k: spread(v) for k, v in hist.items()},
-                         "ratio_parser_over_raw": ratios(hist, "parser", "raw")}
+    if fixed is not None:
+        result["fixed_cost"] = {"times": fixed, "stats": {k: spread(v) for k, v in fixed.items()},
+                                "ratio_cli_over_raw": ratios(fixed, "cli_resolve", "raw_resolve")}
     result["media"] = {
         "times": media, "stats": {k: spread(v) for k, v in media.items()},
         "MB_per_s": {k: spread([total / MB / t for t in v]) for k, v in media.items()},
@@ -183,17 +174,22 @@ def run(history_repeats: int = 5, media_repeats: int = 3, profile_dir: Path | No
     return result
 
 
+def report_media(r: dict) -> str:
+    """Human-readable lines of the media part."""
+    m = r["media"]
+    lines = [f"(b) media {r['media_files']} files {r['media_bytes'] / MB:.0f} MB, {k}: {fmt(v)} s, "
+             f"{fmt(m['MB_per_s'][k], 1)} MB/s" for k, v in m["stats"].items()]
+    return "\n".join(lines + [f"    {k}: {fmt(v)}" for k, v in m.items() if k.startswith("ratio")])
+
+
 def report(r: dict) -> str:
     """Human-readable lines."""
-    h, m, f = r["history"], r["media"], r["fixed_cost"]
-    lines = [f"fixed cost (start, connect, resolve, exit), wall s: CLI {fmt(f['stats']['cli_resolve'])}, "
-             f"raw {fmt(f['stats']['raw_resolve'])}; ratio {fmt(f['ratio_cli_over_raw'])}",
-             f"(a) history 20,000 msgs, wall s: parser {fmt(h['stats']['parser'])}, raw {fmt(h['stats']['raw'])}; "
-             f"ratio parser/raw {fmt(h['ratio_parser_over_raw'])}"]
-    lines += [f"(b) media {r['media_files']} files {r['media_bytes'] / MB:.0f} MB, {k}: {fmt(v)} s, "
-              f"{fmt(m['MB_per_s'][k], 1)} MB/s" for k, v in m["stats"].items()]
-    lines += [f"    {k}: {fmt(v)}" for k, v in m.items() if k.startswith("ratio")]
-    return "\n".join(lines)
+    lines = []
+    if "fixed_cost" in r:
+        f = r["fixed_cost"]
+        lines.append(f"fixed cost (start, connect, resolve, exit), wall s: CLI {fmt(f['stats']['cli_resolve'])}, "
+                     f"raw {fmt(f['stats']['raw_resolve'])}; ratio {fmt(f['ratio_cli_over_raw'])}")
+    return "\n".join(lines + [report_media(r)])
 
 
 def main() -> int:
@@ -201,7 +197,7 @@ def main() -> int:
     ap.add_argument("--history-repeats", type=int, default=5)
     ap.add_argument("--media-repeats", type=int, default=3)
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--profile", action="store_true", help="also profile one CLI history and media run")
+    ap.add_argument("--profile", action="store_true", help="also profile one CLI media run")
     args = ap.parse_args()
     result = run(args.history_repeats, args.media_repeats, BENCH_DIR / "results" if args.profile else None)
     result["machine"] = machine()

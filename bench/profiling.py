@@ -42,6 +42,23 @@ def top_functions(stats: pstats.Stats, n: int = 30) -> str:
     return re.sub(r"/[^\s:]+\.py", lambda m: short_path(m.group(0)), out.getvalue())
 
 
+def report(prof: Path, out_txt: Path) -> str:
+    """Write the by-file and top-function report of a saved profile to `out_txt`."""
+    stats = pstats.Stats(str(prof))
+    out_txt.parent.mkdir(parents=True, exist_ok=True)
+    out_txt.write_text(by_file(stats) + "\n" + top_functions(stats), encoding="utf-8")
+    return str(out_txt)
+
+
+def profile_parser_run(cli_args: Sequence[str], env: dict[str, str], cwd: Path, out_txt: Path) -> str:
+    """One CLI run through bench/run_parser.py with only `main()` profiled (imports excluded)."""
+    prof = cwd / "run.prof"
+    runner = Path(__file__).resolve().parent / "run_parser.py"
+    subprocess.run([sys.executable, str(runner), "--profile", str(prof), str(cwd / "stats.json"), *cli_args],
+                   env=env, cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
+    return report(prof, out_txt)
+
+
 def profile_cli(argv: Sequence[str], env: dict[str, str], cwd: Path, out_txt: Path) -> str:
     """Run `python ARGV…` (a script and its args) under cProfile; write the report to `out_txt`."""
     prof = cwd / "cli.prof"

@@ -21,19 +21,25 @@ _EXTRA = {
     "rpc_error": {"code", "message"},
     "file_reference_expired": {"forever"},
     "slow": {"delay"},
-    "stall": {"part"},
+    "stall": {"part", "offset"},
     "drop_connection": {"after"},
 }
 
 
 @dataclass(frozen=True)
 class MediaTarget:
-    """Which message's media a getFile call reads, and which part (offset // limit)."""
+    """Which message's media a getFile call reads, which part (offset // limit) and which bytes."""
 
     channel_id: int
     channel_username: str | None
     message_id: int
     part: int
+    offset: int = 0
+    limit: int = 0
+
+    def covers(self, byte: int) -> bool:
+        """Does this call ask for the file's byte at offset `byte`?"""
+        return self.offset <= byte < self.offset + self.limit
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Rule:
     forever: bool = False
     delay: float = 0.0
     part: int | None = None
+    offset: int | None = None  # stall: calls whose [offset, offset + limit) holds this byte
     after: int = 0
     seen: int = 0  # matching calls so far
     active: int = 0  # calls of this rule waiting right now (slow, stall)
@@ -94,7 +101,7 @@ def _parse_rule(raw: dict[str, Any]) -> Rule:
                 message_id=raw.get("message_id"), seconds=int(raw.get("seconds", 0)),
                 code=int(raw.get("code", 400)), message=str(raw.get("message", "")),
                 forever=bool(raw.get("forever", False)), delay=float(raw.get("delay", 0.0)),
-                part=raw.get("part"), after=int(raw.get("after", 0)))
+                part=raw.get("part"), offset=raw.get("offset"), after=int(raw.get("after", 0)))
     _check_rule(rule)
     return rule
 
@@ -108,8 +115,8 @@ def _check_rule(rule: Rule) -> None:
         raise ValueError("fault rpc_error: message is required")
     if rule.kind == "file_reference_expired" and rule.message_id is None:
         raise ValueError("fault file_reference_expired: message_id is required")
-    if rule.kind == "stall" and rule.part is None and rule.message_id is None:
-        raise ValueError("fault stall: give part and/or message_id")
+    if rule.kind == "stall" and rule.part is None and rule.offset is None and rule.message_id is None:
+        raise ValueError("fault stall: give part, offset and/or message_id")
     if rule.kind == "drop_connection":
         rule.call = rule.after + 1
 
@@ -142,6 +149,8 @@ class Faults:
             if not rule.matches_media(target):
                 continue
             if rule.kind == "stall" and rule.part is not None and (target is None or target.part != rule.part):
+                continue
+            if rule.kind == "stall" and rule.offset is not None and (target is None or not target.covers(rule.offset)):
                 continue
             rule.seen += 1
             if rule.in_window(rule.seen):

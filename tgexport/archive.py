@@ -1,7 +1,10 @@
 """`--zip`: pack an export directory into `<export_dir>.zip` beside it, atomically.
 
-Entries are relative POSIX paths under the directory (never absolute, never `..`); the temp
-download folder, atomic-write leftovers (`.*.tmp`) and symlinks are left out.
+Entries are relative POSIX paths under the directory (never absolute, never `..`, never a
+backslash). Hidden entries are working files and are left out: the temp download folder
+(`.tmp/`), atomic-write leftovers (`.*.tmp`), staging `.*.part` files, locks; so are symlinks
+and names a Windows unzip would read as paths (a backslash or colon in a name written on POSIX).
+Everything the tool exports (JSON, logs, `media/<kind>/<id>…`) has a plain, non-hidden name.
 """
 from __future__ import annotations
 
@@ -20,13 +23,13 @@ def archive_path(export_dir: Path) -> Path:
 
 
 def _excluded(rel: Path) -> bool:
-    return rel.parts[0] == TEMP_DIR_NAME or (rel.name.startswith(".") and rel.name.endswith(".tmp"))
+    return any(part.startswith(".") or "\\" in part or ":" in part for part in rel.parts)
 
 
 def archive_members(export_dir: Path) -> Iterator[tuple[Path, str]]:
     """(file, arcname) pairs in a stable order; arcnames are relative with forward slashes."""
     for root, dirs, files in os.walk(export_dir, followlinks=False):
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not _excluded(Path(d)))
         for name in sorted(files):
             path = Path(root) / name
             rel = path.relative_to(export_dir)

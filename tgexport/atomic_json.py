@@ -1,15 +1,21 @@
-"""Atomic JSON files: write to a temp file, fsync, rename; load strictly, never default silently."""
+"""Atomic JSON files: write to a temp file, fsync, rename; load strictly, never default silently.
+
+Temp files are `.<name>.<pid>.<random>.tmp` beside the target, so a later run can remove the
+leftovers of a killed process (`remove_stale_temps`) without touching a live writer's.
+"""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from errors import DataFormatError
+from tgexport import fault_points
 
 OUTLINE_DEPTH = 2  # objects/arrays this deep are laid out one member per line; deeper ones compact
 
@@ -45,23 +51,32 @@ DEFAULT_FILE_MODE = 0o666 & ~_current_umask()  # what open() would give; mkstemp
 
 def write_json_atomic(path: Path, data: Any, *, mode: int = DEFAULT_FILE_MODE) -> None:
     """Replace `path` with `data` so that readers see the old or the new file, never a torn one."""
-    payload = dump_json_text(data).encode("utf-8")  # encode first: a failure leaves no temp file
-    with atomic_file(path, mode=mode) as handle:
+    write_bytes_atomic(path, dump_json_text(data).encode("utf-8"), mode=mode)  # encoded first: no temp on failure
+
+
+def write_bytes_atomic(path: Path, payload: bytes, *, mode: int = DEFAULT_FILE_MODE,
+                       before_rename: Callable[[], None] | None = None) -> None:
+    """Replace `path` with `payload` atomically; `before_rename` runs when the temp file is complete."""
+    with atomic_file(path, mode=mode, before_rename=before_rename) as handle:
         handle.write(payload)
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, *, mode: int = DEFAULT_FILE_MODE) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, *, mode: int = DEFAULT_FILE_MODE,
+                before_rename: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
     """A binary handle on a temp file beside `path`; on success it is fsynced and renamed to `path`,
     on any exception removed, so `path` is always the old or the complete new file."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fault_points.raise_os_error("json_write", path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -84,11 +99,55 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temps(directory: Path, wanted: Callable[[str], bool]) -> list[str]:
+    """Delete temp files (of targets whose name `wanted` accepts) left in `directory` by processes
+    that are gone; returns their names."""
+    removed: list[str] = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            match = _TEMP_RE.match(entry.name)
+            if match and wanted(match["name"]) and not _alive(int(match["pid"])):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_bytes(path: Path, raw: bytes) -> Any:
+    """Parse the bytes of file `path`; DataFormatError naming it when they are not strict JSON."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DataFormatError(f"{path} is not valid JSON ({exc}); refusing to overwrite it") from exc
+
+
+def read_bytes_checked(path: Path) -> bytes:
+    """The bytes of a data file; a directory (or other non-file) in its place is DataFormatError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path} is not a regular file; refusing to overwrite it")
+    return path.read_bytes()
+
+
 def read_json_strict(path: Path) -> Any:
     """Load a JSON file; a file that does not parse raises DataFormatError naming it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        return json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"{path} is not valid JSON ({exc}); refusing to overwrite it") from exc
+    return parse_json_bytes(Path(path), read_bytes_checked(path))

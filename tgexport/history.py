@@ -19,6 +19,7 @@ from typing import Any
 from telethon import utils
 from telethon.tl import functions, types
 
+from tgexport import fault_points
 from tgexport.flood import FloodController
 
 PAGE_SIZE = 100
@@ -116,6 +117,7 @@ class HistoryReader:
                 await self._pause()
             offset_id = progress.position + 1 if (progress.position > 0 or offset_date is None) else 0
             result = await self._fetch(offset_id, offset_date)
+            fault_points.hit("history_page")  # an answer arrived; nothing of it is processed yet
             offset_date = None
             progress.pages += 1
             yield self._take(result, window, progress)
@@ -138,12 +140,18 @@ class HistoryReader:
             progress.scanned += 1
             if not window.before(message.date):
                 kept.append(message)
-        if kept:
-            self._finish(kept, result)
+        self._bind(kept)
         return kept
 
-    def _finish(self, messages: list[Any], result: Any) -> None:
-        """Bind messages to the client and known entities, as `iter_messages` does."""
-        entities = {utils.get_peer_id(x): x for x in [*result.users, *result.chats]}
+    def _bind(self, messages: list[Any]) -> None:
+        """Bind messages to the client and the channel's input peer (`message.client`, `get_input_chat()`).
+
+        Deliberately not Telethon's `_finish_init` (what `iter_messages` does): it resolves the
+        sender, chat, forward and reply entities of every message, which an export never reads
+        (records use the raw TL fields), and it was ~15 % of a full export's CPU (BENCHMARKS.md).
+        Telethon's getters (`get_chat()`, `get_sender()`) still fetch entities on demand.
+        """
+        client, peer = self.client, self.peer
         for message in messages:
-            message._finish_init(self.client, entities, self.peer)
+            message._client = client
+            message._input_chat = peer

@@ -29,6 +29,18 @@ class MediaSource:
     location: Any  # InputPhotoFileLocation | InputDocumentFileLocation | None
     file_size: int | None
     inline_bytes: bytes | None = None
+    file_key: str | None = None  # "document:<id>" / "photo:<id>": one Telegram file, whatever the message
+    dc_id: int | None = None  # the data centre that stores the file
+
+    @property
+    def part_name(self) -> str | None:
+        """Deterministic part-file name of this Telegram file (`document-<id>.part`), or None."""
+        if self.file_key is None or self.location is None:
+            return None
+        kind, _, ident = self.file_key.partition(":")
+        thumb = getattr(self.location, "thumb_size", "") or ""
+        suffix = f"-{thumb}" if thumb and thumb.isalnum() else ""
+        return f"{kind}-{ident}{suffix}.part"
 
 
 def kind_for_mime(mime_type: str | None) -> str:
@@ -114,17 +126,18 @@ def media_source(message: Any) -> MediaSource | None:
         location = types.InputDocumentFileLocation(
             id=document.id, access_hash=document.access_hash,
             file_reference=document.file_reference, thumb_size="")
-        return MediaSource(location, document.size)
+        return MediaSource(location, document.size, file_key=f"document:{document.id}", dc_id=document.dc_id)
     return None
 
 
 def _photo_source(photo: types.Photo, size: Any) -> MediaSource:
+    key = f"photo:{photo.id}"
     if isinstance(size, types.PhotoStrippedSize):
         data = tl_utils.stripped_photo_to_jpg(size.bytes)
-        return MediaSource(None, len(data), data)
+        return MediaSource(None, len(data), data, key)
     if isinstance(size, types.PhotoCachedSize):
-        return MediaSource(None, len(size.bytes), bytes(size.bytes))
+        return MediaSource(None, len(size.bytes), bytes(size.bytes), key)
     location = types.InputPhotoFileLocation(
         id=photo.id, access_hash=photo.access_hash, file_reference=photo.file_reference,
         thumb_size=size.type)
-    return MediaSource(location, _size_bytes(size))
+    return MediaSource(location, _size_bytes(size), file_key=key, dc_id=photo.dc_id)

@@ -1,7 +1,7 @@
 """Safe file names for stored media: `<message_id>_<sanitised name>` or `<message_id>.<ext>`.
 
 Names come from Telegram senders and are hostile by assumption: only the last path
-component is kept, control/format characters and path or Windows-invalid characters go,
+component is kept (NFC), control/format characters and path or Windows-invalid characters go,
 leading dots and trailing dots/spaces go, Windows reserved device names get a `_` prefix,
 and the result is capped at NAME_MAX_BYTES of UTF-8 with the extension kept.
 """
@@ -25,7 +25,11 @@ _KNOWN_EXT = {
     "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
     "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "audio/mpeg": ".mp3",
     "audio/ogg": ".ogg", "application/pdf": ".pdf", "application/zip": ".zip", "text/plain": ".txt",
+    "video/x-matroska": ".mkv", "audio/mp4": ".m4a", "application/vnd.android.package-archive": ".apk",
 }
+# Python's built-in table only: the global `mimetypes` also reads /etc/mime.types (or the Windows
+# registry), so the same MIME type would get a different extension on another machine.
+_BUILTIN_TYPES = mimetypes.MimeTypes()
 
 
 class UnsafePathError(ValueError):
@@ -71,7 +75,7 @@ def sanitise_name(raw: str | None, max_bytes: int = NAME_MAX_BYTES) -> str:
     if not raw:
         return ""
     text = _basename(unicodedata.normalize("NFC", raw))
-    text = _trim("".join(_clean_char(c) for c in text))
+    text = _trim(unicodedata.normalize("NFC", "".join(_clean_char(c) for c in text)))
     text = _trim(_cap(text, max_bytes))
     if text and _is_reserved(text):
         text = "_" + _cap(text, max_bytes - 1)
@@ -83,15 +87,17 @@ def ext_for_mime(mime_type: str | None, kind: str) -> str:
     if kind == PHOTO and not mime_type:
         return ".jpg"
     mime = (mime_type or "").split(";", 1)[0].strip().lower()
-    ext = _KNOWN_EXT.get(mime) or mimetypes.guess_extension(mime, strict=False) or ""
+    ext = _KNOWN_EXT.get(mime) or _BUILTIN_TYPES.guess_extension(mime, strict=False) or ""
     return ext if _EXT_RE.match(ext) else ".bin"
 
 
 def stored_name(message_id: int, original_name: str | None, mime_type: str | None, kind: str) -> str:
-    """`<message_id>_<sanitised original name>`, or `<message_id><.ext>` when there is no usable name."""
-    clean = sanitise_name(original_name)
+    """`<message_id>_<sanitised original name>` (NAME_MAX_BYTES in all), or `<message_id><.ext>` when
+    there is no usable name."""
+    prefix = f"{message_id}_"
+    clean = sanitise_name(original_name, NAME_MAX_BYTES - len(prefix))
     if clean:
-        return f"{message_id}_{clean}"
+        return prefix + clean
     return f"{message_id}{ext_for_mime(mime_type, kind)}"
 
 

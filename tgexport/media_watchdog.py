@@ -48,10 +48,16 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 
 async def run_with_watchdog(coro: Coroutine[Any, Any, T], *, deadline_sec: float, stall_sec: float,
-                            progress: Progress, clock: Clock, sleep: Sleep) -> T:
-    """Await `coro`; raise DownloadTimeout when `deadline_sec` passes or no progress for `stall_sec`."""
+                            progress: Any, clock: Clock, sleep: Sleep) -> T:
+    """Await `coro`; raise DownloadTimeout when `deadline_sec` passes or no progress for `stall_sec`.
+
+    `progress.last` is when bytes last arrived; a progress with `tick()` and `interval` is also
+    ticked at least once per interval (progress events of a download that receives nothing).
+    """
     start = clock()
     task = asyncio.ensure_future(coro)
+    tick = getattr(progress, "tick", None)
+    interval = getattr(progress, "interval", None) if tick is not None else None
     try:
         while True:
             now = clock()
@@ -59,7 +65,11 @@ async def run_with_watchdog(coro: Coroutine[Any, Any, T], *, deadline_sec: float
                 raise DownloadTimeout("deadline")
             if now - progress.last >= stall_sec:
                 raise DownloadTimeout("no_progress")
+            if tick is not None:
+                tick()
             remaining = min(start + deadline_sec, progress.last + stall_sec) - now
+            if interval:
+                remaining = min(remaining, interval)
             sleeper = asyncio.ensure_future(sleep(remaining))
             try:
                 await asyncio.wait({task, sleeper}, return_when=asyncio.FIRST_COMPLETED)

@@ -16,11 +16,12 @@ class ModePreset:
     retries: int  # download retries, back-off 2**attempt seconds
     parallel_downloads: int
     media_timeout: float  # base media timeout, seconds
+    stall_timeout: float  # no bytes for this long aborts a download attempt, seconds
 
 
 MODES: dict[str, ModePreset] = {
-    "safe": ModePreset("safe", (0.8, 1.5), 5.0, 5, 1, 1800.0),
-    "normal": ModePreset("normal", (0.3, 0.8), 3.0, 3, 2, 900.0),
+    "safe": ModePreset("safe", (0.8, 1.5), 5.0, 5, 1, 1800.0, 120.0),
+    "normal": ModePreset("normal", (0.3, 0.8), 3.0, 3, 2, 900.0, 60.0),
 }
 
 

@@ -86,6 +86,7 @@ class ParseOptions:
     zip_output: bool = False
     cleanup_temp: bool = True
     max_flood_wait: float = DEFAULT_MAX_FLOOD_WAIT
+    media_stall_timeout: float | None = None  # None: $TELEGRAM_PARSER_MEDIA_STALL_TIMEOUT or the mode's
 
     @property
     def mode(self) -> str:
@@ -105,6 +106,7 @@ class ParseOptions:
         zip_output: bool = False,
         cleanup_temp: bool = True,
         max_flood_wait: Any = DEFAULT_MAX_FLOOD_WAIT,
+        media_stall_timeout: Any = None,
     ) -> ParseOptions:
         """Validate raw values (CLI strings or Python objects); ConfigError names the bad option."""
         if channel is None or not str(channel).strip():
@@ -116,6 +118,9 @@ class ParseOptions:
         if start and end and start > end:
             raise ConfigError(f"--date-from {start.isoformat()} is after --date-to {end.isoformat()}")
         flood = parse_non_negative(max_flood_wait, "--max-flood-wait")
+        stall = parse_non_negative(media_stall_timeout, "--media-stall-timeout")
+        if stall == 0:
+            raise ConfigError("--media-stall-timeout must be a number > 0, got 0")
         return cls(
             channel=str(channel).strip(),
             output_dir=Path(output_dir).expanduser(),
@@ -128,4 +133,5 @@ class ParseOptions:
             zip_output=bool(zip_output),
             cleanup_temp=bool(cleanup_temp),
             max_flood_wait=DEFAULT_MAX_FLOOD_WAIT if flood is None else flood,
+            media_stall_timeout=stall,
         )

@@ -23,15 +23,20 @@ from errors import (
     ParserError,
     RateLimitError,
     error_code_of,
+    is_storage_error,
     one_line,
+    storage_error,
 )
-from tgexport import archive
+from tgexport import archive, signals
 from tgexport.channel_ref import parse_channel_ref
+from tgexport.export_lock import ExportLock
 from tgexport.export_log import ExportLog
 from tgexport.export_store import ChannelInfo, ExportStore, known_channel
 from tgexport.flood import AppLogEvents, FloodController, TeeEvents, request_timeout_from_env
 from tgexport.history import DateWindow, HistoryReader, ScanProgress
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
+from tgexport.media_pipeline import MediaPipeline
+from tgexport.media_progress import TerminalProgress
 from tgexport.modes import pause_scale
 from tgexport.parse_options import ParseOptions
 from tgexport.records import KeywordMatcher, message_to_record
@@ -41,7 +46,8 @@ from tgexport.timeutil import utc_iso
 __all__ = ["ParseOptions", "run_parse"]
 
 log = logging.getLogger("tgexport.parse_run")
-CHECKPOINT_SEC = 60.0
+CHECKPOINT_SEC = 5.0  # journal committed records at least this often (seconds) ...
+CHECKPOINT_RECORDS = 1000  # ... or every this many records, whichever comes first
 MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -87,6 +93,9 @@ class ParseRun:
         self.matches = KeywordMatcher(options.keywords)
         self.new_messages: list[dict[str, Any]] = []
         self.downloader: MediaDownloader | None = None
+        self.pipeline: MediaPipeline | None = None
+        self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
+        self.scan_completed = False  # part files are kept unless the scan got to the end
         self.retry_after: int | None = None
         self.last_save = clock()
         self._saved_mark: tuple[int, int] | None = None
@@ -94,37 +103,57 @@ class ParseRun:
     async def execute(self) -> dict[str, Any]:
         # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
         self.client.flood_sleep_threshold = 0
+        self.interrupted = False
         try:
             channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
                                             what="channel resolution")
-        except ParserError as exc:
+        except (ParserError, asyncio.CancelledError, KeyboardInterrupt) as exc:
             self._report_unresolved(exc)
             raise
         info = ChannelInfo(int(channel.id), channel_username(channel), getattr(channel, "title", None))
-        self.store = ExportStore.open(self.options.output_dir, info)
-        self.store.create_dir()
-        self.log = ExportLog(self.store.export_dir, self.run_id)
-        # Waits show in the export log and the app log; fetched data is saved before each one.
-        self.flood.log = TeeEvents(self.log, AppLogEvents())
-        self.flood.before_wait = self._checkpoint
+        lock = self._export_lock(info)
+        lock.acquire()  # one writer per export, taken before the export directory is even looked for
         try:
-            return await self._logged_run(channel)
+            self.store = ExportStore.open(self.options.output_dir, info)
+            self.store.create_dir()
+            self.log = ExportLog(self.store.export_dir, self.run_id)
+            # Waits show in the export log and the app log; fetched data is saved before each one.
+            self.flood.log = TeeEvents(self.log, AppLogEvents())
+            self.flood.before_wait = self._checkpoint
+            try:
+                return await self._logged_run(channel)
+            finally:
+                self.log.close()
         finally:
-            self.log.close()
+            lock.release()
 
-    def _report_unresolved(self, exc: ParserError) -> None:
-        """Resolving failed (e.g. a FloodWait over the bound): when the channel already has an
-        export, its summary.json and logs still get this run (with `retry_after`); nothing else changes."""
+    def _export_lock(self, info: ChannelInfo) -> ExportLock:
+        return ExportLock(self.options.output_dir, info.id, channel_name=info.username, run_id=self.run_id)
+
+    def _report_unresolved(self, exc: BaseException) -> None:
+        """Resolving failed or was interrupted (e.g. a FloodWait over the bound, a signal): when the
+        channel already has an export that no other run is writing, its summary.json and logs still get
+        this run (with `retry_after` / `interrupted`); nothing else changes."""
         ref = parse_channel_ref(self.options.channel)
         info = known_channel(self.options.output_dir, ref.username, ref.channel_id)
         if info is None:
             return
+        lock = self._export_lock(info)
+        try:
+            lock.acquire()
+        except ParserError:
+            return  # another run is writing that export: its summary is that run's
+        try:
+            self._record_unresolved(info, exc)
+        finally:
+            lock.release()
+
+    def _record_unresolved(self, info: ChannelInfo, exc: BaseException) -> None:
         try:
             self.store = ExportStore.open(self.options.output_dir, info)
         except ParserError:
             return  # a damaged export is reported by the next run that gets that far
-        if isinstance(exc, RateLimitError):
-            self.retry_after = exc.retry_after
+        self._as_stop(exc)
         self.log = ExportLog(self.store.export_dir, self.run_id)
         try:
             self.log.info("run_started", **self._start_data())
@@ -142,11 +171,17 @@ class ParseRun:
         try:
             await self._scan(channel)
         except BaseException as exc:
-            if isinstance(exc, RateLimitError):
-                self.retry_after = exc.retry_after
-            self._stopped(self._finish(exc), exc)
-            raise
-        summary = self._finish(None)
+            stop = self._as_stop(exc)
+            self._stopped(self._finish(stop), stop)
+            if stop is exc:
+                raise
+            raise stop from exc
+        try:
+            summary = self._finish(None)
+        except OSError as exc:  # the final save failed (e.g. disk full): logged by _finish
+            if not is_storage_error(exc):
+                raise
+            raise storage_error(exc, self.store.export_dir) from exc
         try:
             archive_path = self._zip()
         except BaseException as exc:
@@ -155,13 +190,26 @@ class ParseRun:
         self._log_finished(summary, None)
         return self._report(self._result(summary, archive_path))
 
+    def _as_stop(self, exc: BaseException) -> BaseException:
+        """Note why the run stops (`retry_after`, `interrupted`); a write the disk refused becomes
+        STORAGE_ERROR naming its file (or, when the OSError names none, the export directory)."""
+        if isinstance(exc, RateLimitError):
+            self.retry_after = exc.retry_after
+        if _interruption(exc):
+            self.interrupted = True
+        if is_storage_error(exc):
+            assert isinstance(exc, OSError)
+            return storage_error(exc, self.store.export_dir)
+        return exc
+
     def _stopped(self, summary: dict[str, Any], exc: BaseException) -> None:
         """A run that stops after the export directory is open still logs and reports what it saved."""
         if not summary:
             return
         self._log_finished(summary, exc)
         result = self._result(summary, None)
-        result["error"] = {"error_code": error_code_of(exc), "status": _status(exc), "message": one_line(exc)}
+        message = signals.stop_message(signals.received()) if _interruption(exc) else one_line(exc)
+        result["error"] = {"error_code": error_code_of(exc), "status": _status(exc), "message": message}
         self._report(result)
 
     def _report(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -170,9 +218,11 @@ class ParseRun:
         return result
 
     def _checkpoint(self) -> None:
-        """Save what was fetched if anything changed (before a long wait, and every CHECKPOINT_SEC)."""
-        if not self.options.dry_run and self._saved_mark != self._mark():
-            self._save()
+        """Journal what was committed since the last checkpoint (cost ∝ that): by the policy of
+        `_after_commit`, and before every FloodWait/retry pause starts."""
+        if not self.options.dry_run:
+            self.store.checkpoint()
+            self.last_save = self.clock()
 
     def _start_data(self) -> dict[str, Any]:
         o = self.options
@@ -187,10 +237,14 @@ class ParseRun:
         return self.store.export_dir / archive.TEMP_DIR_NAME
 
     def _make_downloader(self, channel: Any) -> MediaDownloader:
+        if getattr(self.store, "file_index", None) is None:  # adapter until the store keeps file_index
+            self.store.file_index = {}
         return MediaDownloader(
             client=self.client, entity=channel, export_dir=self.store.export_dir, temp_dir=self.temp_dir,
             preset=self.options.preset, log=self.log, flood=self.flood, sha_index=self.store.sha_index,
             max_media_size_mb=self.options.max_media_size_mb, run_id=self.run_id,
+            stall_timeout=self.options.media_stall_timeout, file_index=self.store.file_index,
+            on_placed=getattr(self.store, "record_media", None), terminal=self.terminal, clock=self.clock,
         )
 
     async def _scan(self, channel: Any) -> None:
@@ -199,11 +253,21 @@ class ParseRun:
         scale = pause_scale()
         reader = HistoryReader(self.client, channel, self.flood, page_pause=(low * scale, high * scale),
                                sleep=self.sleep)
+        self.terminal = TerminalProgress()
         if not o.dry_run:
             self.downloader = self._make_downloader(channel)
-        async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
-                                       self.progress):
-            await self._process_page(page)
+            self.pipeline = MediaPipeline(self.downloader, self._commit_records)
+        try:
+            async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
+                                           self.progress):
+                await self._process_page(page)
+            if self.pipeline is not None:
+                await self.pipeline.drain()
+            self.scan_completed = True
+        finally:
+            if self.pipeline is not None:
+                await self.pipeline.cancel()  # a stop: queued downloads end, their part files stay
+            self.terminal.close()
 
     async def _process_page(self, page: list[Any]) -> None:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
@@ -211,6 +275,8 @@ class ParseRun:
         kept = [(m, message_to_record(m)) for m in page]
         kept = [(m, r) for m, r in kept if self.matches(r)]
         infos = {m.id: describe_media(m) for m, _ in kept}
+        if self.terminal is not None:
+            self.terminal.scanned(self.progress.scanned)
         if o.dry_run:
             self._add_dry(kept, infos)
         else:
@@ -227,21 +293,24 @@ class ParseRun:
             self.new_messages.append(record)
 
     async def _add_real(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
-        with_media = [m for m, _ in kept if infos[m.id] is not None]
-        assert self.downloader is not None
-        media = await self.downloader.download_many(with_media, infos) if with_media else {}
-        for message, record in kept:
-            record["media_files"] = list(media.get(message.id, []))
-        self.new_messages.extend(self.store.append([r for _, r in kept], self.progress.position))
-        if self.clock() - self.last_save >= CHECKPOINT_SEC:
+        """Queue the page: media download in the background, records committed in id order when final."""
+        assert self.pipeline is not None
+        await self.pipeline.add_page([(m, r, infos[m.id]) for m, r in kept], self.progress.position)
+
+    def _commit_records(self, records: list[dict[str, Any]], position: int) -> None:
+        """The pipeline's commit: records whose media are final (ascending ids), up to scan `position`."""
+        self.new_messages.extend(self.store.append(records, position))
+        self._after_commit()
+
+    def _after_commit(self) -> None:
+        """Checkpoint policy after records were committed: every CHECKPOINT_RECORDS records or
+        CHECKPOINT_SEC seconds, whichever comes first (placed media are journaled as they land)."""
+        if self.store.pending_records() >= CHECKPOINT_RECORDS or self.clock() - self.last_save >= CHECKPOINT_SEC:
             self._checkpoint()
 
-    def _mark(self) -> tuple[int, int]:
-        return len(self.store.messages), self.store.last_message_id
-
     def _save(self) -> None:
+        """End of a run (finished or stopped): checkpoint, then compact into the JSON files."""
         self.store.save()
-        self._saved_mark = self._mark()
         self.last_save = self.clock()
 
     def _stat(self, name: str) -> int:
@@ -267,6 +336,8 @@ class ParseRun:
         }
         if self.retry_after is not None:
             summary["retry_after"] = self.retry_after
+        if getattr(self, "interrupted", False):  # added key: only on a stop by SIGINT/SIGTERM/cancellation
+            summary["interrupted"] = True
         return summary
 
     def _finish(self, exc: BaseException | None) -> dict[str, Any]:
@@ -282,7 +353,8 @@ class ParseRun:
                 raise
             return {}
         finally:
-            self._cleanup_temp()
+            self._cleanup_temp(exc is None)
+            self.store.close()
         return summary
 
     def _log_finished(self, summary: dict[str, Any], exc: BaseException | None) -> None:
@@ -294,8 +366,12 @@ class ParseRun:
         else:
             self.log.error("run_finished", error_code_of(exc), status=_status(exc), error=one_line(exc), **summary)
 
-    def _cleanup_temp(self) -> None:
-        if self.options.cleanup_temp and not self.options.dry_run:
+    def _cleanup_temp(self, completed: bool | None = None) -> None:
+        """Remove the temp folder (part files included) only when the run completed; a stopped or
+        failed run keeps its part files for the next run to resume. `completed=None`: whether the
+        scan got to its end."""
+        completed = self.scan_completed if completed is None else completed
+        if completed and self.options.cleanup_temp and not self.options.dry_run:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def _zip(self) -> str | None:
@@ -322,6 +398,11 @@ class ParseRun:
 def _status(exc: BaseException) -> str:
     code = error_code_of(exc)
     return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
+
+
+def _interruption(exc: BaseException) -> bool:
+    """A stop by a signal (CLI) or by cancelling the task / Ctrl+C (Python API)."""
+    return isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
 
 
 def _day(value: Any) -> str | None:

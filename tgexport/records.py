@@ -14,6 +14,7 @@ from telethon.tl import types
 
 from tgexport.timeutil import utc_iso
 
+_REPLY_HEADER = types.MessageReplyHeader
 CONTRACT_KEYS = ("id", "date", "text", "media_files", "forwarded", "reply_to_msg_id", "views", "forwards")
 
 
@@ -76,22 +77,31 @@ def service_dict(action: Any) -> dict[str, Any]:
 
 
 def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The export.json dict of one `Message`/`MessageService` (Telethon's or its custom subclass)."""
+    """The export.json dict of one `Message`/`MessageService` (Telethon's or its custom subclass).
+
+    Runs once per exported message: plain attribute reads and type() checks, no per-key helpers
+    for the common case (a text message): ≈ 3 µs instead of ≈ 9 (BENCHMARKS.md).
+    """
+    text = getattr(message, "message", None)
+    fwd = getattr(message, "fwd_from", None)
+    reply = getattr(message, "reply_to", None)
+    date = message.date
     record: dict[str, Any] = {
         "id": int(message.id),
-        "date": _iso(message.date),
-        "text": _plain(getattr(message, "message", None)),
-        "media_files": list(media_files or []),
-        "forwarded": _forwarded(getattr(message, "fwd_from", None)),
-        "reply_to_msg_id": _reply_to(getattr(message, "reply_to", None)),
+        "date": None if date is None else utc_iso(date),
+        "text": text if type(text) is str else _plain(text),
+        "media_files": list(media_files) if media_files else [],
+        "forwarded": None if fwd is None else _forwarded(fwd),
+        "reply_to_msg_id": reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply),
         "views": getattr(message, "views", None),
         "forwards": getattr(message, "forwards", None),
     }
-    media = getattr(message, "media", None)
     if isinstance(message, types.MessageService):
         record["text"] = ""
         record["service"] = service_dict(message.action)
-    elif isinstance(media, types.MessageMediaPoll):
+        return record
+    media = getattr(message, "media", None)
+    if media is not None and isinstance(media, types.MessageMediaPoll):
         record["poll"] = poll_dict(media)
         if not record["text"]:
             record["text"] = record["poll"]["question"]

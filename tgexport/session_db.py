@@ -6,12 +6,18 @@ constructor already calls it (reads `sqlite_master`, may create tables and
 commit), and `TelegramClient.connect()` writes the DC and auth key
 (`set_dc`/`auth_key` setter → `_update_session_table`, then `save()` = commit).
 So `database is locked` can come from both; we only change the wait.
+
+The session holds the auth key: before SQLite opens it, a missing file is created empty with
+mode 0600 and an existing one loses its group/other bits (POSIX). SQLite gives its `-journal`
+the database file's mode, so the journal is owner-only too.
 """
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,8 @@ from tgexport.connect_retry import is_database_locked
 
 SQLITE_TIMEOUT_ENV = "TELEGRAM_PARSER_SQLITE_TIMEOUT"
 DEFAULT_SQLITE_TIMEOUT = 5.0  # Python's sqlite3 default, which Telethon uses
+OWNER_ONLY = 0o600
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def sqlite_timeout() -> float:
@@ -45,8 +53,36 @@ class TimeoutSQLiteSession(SQLiteSession):
         return self._conn.cursor()
 
 
+def make_owner_only(path: str | Path) -> None:
+    """Create `path` empty with mode 0600 if it is missing, else drop its group/other permission bits.
+
+    POSIX only; best effort (a missing folder or a foreign file is left for SQLite to report)."""
+    if os.name != "posix":
+        return
+    try:
+        os.close(os.open(path, _CREATE_FLAGS, OWNER_ONLY))
+    except FileExistsError:
+        _drop_group_other(path)
+    except OSError:
+        pass
+
+
+def _drop_group_other(path: str | Path) -> None:
+    """chmod go-rwx on an existing regular file; nothing when it is missing or not ours."""
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISREG(info.st_mode) and mode & 0o077:
+            os.chmod(path, mode & ~0o077)
+
+
 def open_session(session_file: str) -> SQLiteSession:
-    """Open the session `session_file` (Telethon naming) with the configured busy timeout."""
+    """Open the session `session_file` (Telethon naming) with the configured busy timeout; the file
+    is owner-only (0600) before SQLite touches it."""
+    name = session_file_name(session_file)
+    make_owner_only(name)
+    if os.name == "posix":
+        _drop_group_other(name + "-journal")  # a hot journal left by a crash holds session data too
     return TimeoutSQLiteSession(str(session_file), busy_timeout=sqlite_timeout())
 
 

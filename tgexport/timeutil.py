@@ -5,10 +5,13 @@ from datetime import UTC, datetime
 
 
 def utc_iso(moment: datetime) -> str:
-    """Format an aware or naive-UTC datetime as `YYYY-MM-DDTHH:MM:SSZ`."""
-    if moment.tzinfo is not None:
+    """Format an aware or naive-UTC datetime as `YYYY-MM-DDTHH:MM:SSZ`.
+
+    `isoformat` (C, ~5x faster than strftime) starts with `YYYY-MM-DDTHH:MM:SS`; it runs per message.
+    """
+    if moment.tzinfo is not None and moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def utc_now_iso() -> str:

@@ -1,6 +1,7 @@
 """upload.getFile: Telegram's offset/limit rules, file references, media faults."""
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from telethon.tl import functions, types
@@ -39,7 +40,8 @@ async def get_file(api: ServerApi, req: functions.upload.GetFileRequest, ctx: Ca
     """upload.getFile: one part of a photo size or a document."""
     mid, channel_id, message_id = _locate(api, req.location)
     media.check_part(req.offset, req.limit, bool(req.precise))
-    target = api.world.target(channel_id, message_id, part=req.offset // req.limit)
+    target = dataclasses.replace(api.world.target(channel_id, message_id, part=req.offset // req.limit),
+                                 offset=req.offset, limit=req.limit)
     await api.world.faults.before_call("upload.getFile", target)
     _check_reference(api, mid, channel_id, message_id, req.location.file_reference)
     msg = api.world.channels[channel_id].messages[message_id]

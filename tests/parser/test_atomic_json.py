@@ -70,3 +70,66 @@ def test_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> Non
     secret = tmp_path / "auth.json"
     write_json_atomic(secret, {"phone": "x"}, mode=0o600)
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def test_temp_files_carry_the_writer_pid_and_the_hook_runs_before_the_rename(tmp_path: Path) -> None:
+    import os
+
+    from tgexport.atomic_json import write_bytes_atomic
+
+    target = tmp_path / "export.json"
+    seen: list[list[str]] = []
+    write_bytes_atomic(target, b"{}", before_rename=lambda: seen.append(sorted(p.name for p in tmp_path.iterdir())))
+    (names,) = seen
+    assert len(names) == 1 and names[0].startswith(f".export.json.{os.getpid()}.") and names[0].endswith(".tmp")
+    assert target.read_bytes() == b"{}"
+
+
+def test_injected_disk_error_before_writing_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from tgexport import fault_points
+
+    target = tmp_path / "state.json"
+    write_json_atomic(target, {"last_message_id": 5})
+    monkeypatch.setenv(fault_points.OSERROR_ENV, "json_write:1:ENOSPC")
+    fault_points.reload_from_env()
+    try:
+        with pytest.raises(OSError) as info:
+            write_json_atomic(target, {"last_message_id": 6})
+    finally:
+        monkeypatch.delenv(fault_points.OSERROR_ENV)
+        fault_points.reload_from_env()
+    assert info.value.errno == errno.ENOSPC and str(target) in str(info.value)
+    assert read_json_strict(target) == {"last_message_id": 5} and sorted(p.name for p in tmp_path.iterdir()) == [
+        "state.json"]
+
+
+def test_stale_temps_of_gone_processes_are_removed(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tgexport.atomic_json import remove_stale_temps
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    names = [f".export.json.{gone.stdout.strip()}.k2j_x.tmp", f".export.json.{os.getpid()}.abc.tmp",
+             f".other.json.{gone.stdout.strip()}.abc.tmp", "export.json"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"{")
+    assert remove_stale_temps(tmp_path, lambda name: name == "export.json") == [names[0]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
+
+
+@pytest.mark.parametrize("raw", [b'{"a": NaN}', b'{"a": Infinity}', b"\xff{}", b'{"a": 1'])
+def test_non_json_is_refused(tmp_path: Path, raw: bytes) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(raw)
+    with pytest.raises(DataFormatError, match="state.json is not valid JSON"):
+        read_json_strict(target)
+
+
+def test_a_directory_in_place_of_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "export.json").mkdir()
+    with pytest.raises(DataFormatError, match="export.json is not a regular file"):
+        read_json_strict(tmp_path / "export.json")

@@ -116,3 +116,30 @@ def test_python_api_takes_the_lock_too(server, tmp_path: Path, monkeypatch: pyte
 
     channels = asyncio.run(scenario())
     assert [c["username"] for c in channels] == ["lock_chan"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals to a child process")
+def test_sigterm_while_waiting_for_the_lock_exits_143(tmp_path: Path) -> None:
+    """A stop signal outside the event loop (here: polling for the session lock) also ends the CLI at
+    once with 128 + the signal number and leaves the holder's lock file alone."""
+    import signal
+
+    holder = session_lock.SessionLock(tmp_path / "acc", command="test holder")
+    holder.acquire()
+    env = cli_env(tmp_path)
+    proc = start_cli(["channels", "--session-file", "acc", "--lock-wait", "600"], env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "command channels started" not in read_app_log(env):  # now polling for the lock
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert holder.held and holder.lock_path.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        holder.release()
+    assert (proc.returncode, out, err) == (143, "", "Error: terminated (SIGTERM)\n")
+    assert "interrupted by a signal (SIGTERM); exit 143" in read_app_log(env)

@@ -1,4 +1,4 @@
-"""Ctrl+C (SIGINT) and SIGTERM end the CLI with exit 130, a log line, and the session lock released."""
+"""Ctrl+C (SIGINT) and SIGTERM end the CLI with exit 130 / 143, a log line, and the session lock released."""
 from __future__ import annotations
 
 import re
@@ -37,8 +37,10 @@ def wait_for(predicate, what: str, limit: float = 60.0) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_mid_request_exits_130(server, tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "code", "line"), [(signal.SIGINT, 130, "Error: interrupted\n"),
+                                                  (signal.SIGTERM, 143, "Error: terminated (SIGTERM)\n")])
+def test_signal_mid_request_exits_130_or_143(server, tmp_path: Path, sig: signal.Signals, code: int,
+                                             line: str) -> None:
     make_session(server, tmp_path / "acc.session")
     before = server.requests.count("messages.getDialogs")
     env = cli_env(tmp_path)
@@ -52,8 +54,9 @@ def test_signal_mid_request_exits_130(server, tmp_path: Path, sig: signal.Signal
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert out == ""
-    assert err == "Error: interrupted\n"
-    assert any(re.match(LINE, ln) for ln in read_app_log(env).splitlines()), read_app_log(env)
+    assert err == line
+    lines = [ln for ln in read_app_log(env).splitlines() if re.match(LINE, ln)]
+    assert len(lines) == 1 and lines[0].endswith(f"({sig.name}); exit {code}"), read_app_log(env)
     assert not (tmp_path / "acc.session.lock").exists()

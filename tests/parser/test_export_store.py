@@ -1,13 +1,19 @@
-"""Unit tests of the export store: directory choice, strict loading, repair, atomic saves."""
+"""Unit tests of the export store: directory choice, strict loading, repair, atomic saves.
+
+The journal, compaction and recovery are tested in tests/reliability/test_store_journal.py.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from errors import DataFormatError
+from tgexport.atomic_json import dump_json_text
 from tgexport.export_store import ChannelInfo, ExportStore, channel_slug, find_export_dir
 
 CHANNEL = ChannelInfo(42, "my_chan", "My chan")
@@ -46,9 +52,13 @@ def test_new_directory_name_and_files(tmp_path: Path) -> None:
     assert [m["id"] for m in export["messages"]] == [1, 2, 3] and export["total_messages"] == 3
     assert export["export_date"] == "2024-05-01T10:05:00Z"
     state = json.loads(store.state_json.read_text(encoding="utf-8"))
+    check = state.pop("export_check")
     assert state == {"channel_id": 42, "channel_username": "my_chan", "last_message_id": 3,
                      "last_update_at": "2024-05-01T10:05:00Z", "messages_total": 3, "media_total": 1}
+    assert check == {"sha256": hashlib.sha256(store.export_json.read_bytes()).hexdigest(), "messages_total": 3,
+                     "media_total": 1, "max_id": 3, "channel_info": export["channel_info"], "layout": 1}
     assert json.loads(store.media_index_json.read_text(encoding="utf-8")) == {"sha256_to_path": {}}
+    assert store.export_json.read_text(encoding="utf-8") == dump_json_text(export)  # the one layout
     assert sorted(p.name for p in store.export_dir.iterdir()) == ["export.json", "media-index.json", "state.json"]
 
 
@@ -118,15 +128,36 @@ def test_duplicates_and_order_are_repaired_on_load(tmp_path: Path) -> None:
     assert again.last_message_id == 3 and again.repairs
 
 
-def test_media_index_drops_unsafe_or_missing_entries(tmp_path: Path) -> None:
+def test_media_index_drops_entries_whose_file_is_missing(tmp_path: Path) -> None:
     store = _saved(tmp_path, [1])
     (store.export_dir / "media" / "photos").mkdir(parents=True)
     (store.export_dir / "media" / "photos" / "1_a.jpg").write_bytes(b"x")
-    good, bad1, bad2, bad3 = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
-    index = {good: "media/photos/1_a.jpg", bad1: "../escape", bad2: "/etc/passwd", bad3: "media/photos/none.jpg"}
-    store.media_index_json.write_text(json.dumps({"sha256_to_path": index}), encoding="utf-8")
+    good, gone = "a" * 64, "d" * 64
+    index = {"sha256_to_path": {good: "media/photos/1_a.jpg", gone: "media/photos/none.jpg"},
+             "file_id_to_sha256": {"photo:1": good, "photo:2": gone}}
+    store.media_index_json.write_text(json.dumps(index), encoding="utf-8")
     again = ExportStore.open(tmp_path, CHANNEL, now=T1)
-    assert again.sha_index == {good: "media/photos/1_a.jpg"} and again.repairs
+    assert again.sha_index == {good: "media/photos/1_a.jpg"} and again.file_index == {"photo:1": good}
+    assert again.repairs == ["dropped 1 media-index.json entr(ies) whose file is missing"]
+    assert json.loads(store.media_index_json.read_text("utf-8")) == {  # repaired on disk at once
+        "sha256_to_path": {good: "media/photos/1_a.jpg"}, "file_id_to_sha256": {"photo:1": good}}
+
+
+@pytest.mark.parametrize("rel", ["../escape", "/etc/passwd", "media\\photos\\1.jpg", "C:/x.jpg", "media/../../x",
+                                 "", "media/link/x.jpg", "media/photos/out.jpg"])
+def test_media_index_with_a_path_outside_the_export_is_refused(tmp_path: Path, rel: str) -> None:
+    store = _saved(tmp_path, [1])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.jpg").write_bytes(b"x")
+    (store.export_dir / "media" / "photos").mkdir(parents=True)
+    os.symlink(outside, store.export_dir / "media" / "link")
+    os.symlink(outside / "x.jpg", store.export_dir / "media" / "photos" / "out.jpg")
+    store.media_index_json.write_text(json.dumps({"sha256_to_path": {"b" * 64: rel}}), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in store.export_dir.iterdir() if p.is_file()}
+    with pytest.raises(DataFormatError, match="media-index.json: a path outside the export directory"):
+        ExportStore.open(tmp_path, CHANNEL, now=T1)
+    assert {p.name: p.read_bytes() for p in store.export_dir.iterdir() if p.is_file()} == before
 
 
 def test_empty_directory_from_a_dry_run_is_a_fresh_export(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Ctrl+C during a media download (real CLI, SIGINT): one finished event (error: cancelled), no temp file, exit 130."""
+"""Ctrl+C during a media download (real CLI, SIGINT): one finished event (error: cancelled), exit 130,
+and the part file keeps the bytes already received for the next run to resume."""
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ from testkit.server import make_session, running_server
 
 SCENARIO = {
     "channels": [{"id": 1234567890, "access_hash": 555, "username": "sigint_media", "title": "Sigint",
-                  "messages": [{"id": 1, "text": "x", "media": {"type": "document", "size": 600000,
+                  "messages": [{"id": 1, "text": "x", "media": {"type": "document", "size": 3 * 2**20,
                                                                  "file_name": "hang.bin"}}]}],
-    "faults": [{"kind": "stall", "message_id": 1, "part": 1, "times": None}],
+    "faults": [{"kind": "stall", "message_id": 1, "offset": 2**20, "times": None}],
 }
 
 
@@ -32,7 +33,7 @@ def test_sigint_mid_download(tmp_path):
                           "--output-dir", str(tmp_path / "out")], env)
         try:
             deadline = time.monotonic() + 60
-            while server.requests.count("upload.getFile") < 2 and time.monotonic() < deadline:
+            while time.monotonic() < deadline and not _first_part_written(tmp_path / "out"):
                 assert proc.poll() is None, proc.communicate()
                 time.sleep(0.05)
             assert server.requests.count("upload.getFile") >= 2
@@ -47,5 +48,10 @@ def test_sigint_mid_download(tmp_path):
     starts = [e for e in events if e["event"] == "media_download_start"]
     finished = [(e["data"]["outcome"], e["data"].get("error")) for e in events if e["event"] == "media_download_finished"]
     assert len(starts) == 1 and finished == [("error", "cancelled")]
-    assert not list((tmp_path / "out").rglob("*.part"))
+    part, = (tmp_path / "out").rglob("*.part")
+    assert part.stat().st_size == 2**20  # the first MiB survives the stop
     assert not list((tmp_path / "out").rglob("1_hang.bin"))
+
+
+def _first_part_written(out: Path) -> bool:
+    return any(p.stat().st_size >= 2**20 for p in out.rglob("*.part"))

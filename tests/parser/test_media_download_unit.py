@@ -56,48 +56,51 @@ class FakeTime:
             future.set_result(None)
 
     def backoffs(self) -> list[float]:
-        return [s for s in self.sleeps if s < 100]  # watchdog sleeps are the (large) timeouts
+        return [s for s in self.sleeps if s < 50]  # watchdog sleeps are the (large) stall/deadline waits
 
 
-def doc_message(mid: int, data: bytes, name: str | None = "f.bin", mime: str = "application/zip"):
+def doc_message(mid: int, data: bytes, name: str | None = "f.bin", mime: str = "application/zip",
+                file_id: int | None = None):
     attrs = [types.DocumentAttributeFilename(file_name=name)] if name else []
-    doc = types.Document(id=mid, access_hash=1, file_reference=b"r", date=DATE, mime_type=mime,
+    doc = types.Document(id=mid if file_id is None else file_id, access_hash=1, file_reference=b"r", date=DATE, mime_type=mime,
                          size=len(data), dc_id=2, attributes=attrs)
     return types.Message(id=mid, peer_id=types.PeerChannel(1), date=DATE, message="",
                          media=types.MessageMediaDocument(document=doc))
 
 
 class ScriptedClient:
-    """`download_file` follows a per-document script of actions, then serves the bytes in parts."""
+    """Answers upload.getFile per document: the first call of an attempt may raise a scripted
+    exception; "stall" hangs every part after the first, "slow" makes each part take 50 s."""
 
     def __init__(self, files: dict[int, bytes], script: dict[int, list] | None = None,
                  time: FakeTime | None = None) -> None:
         self.files, self.script, self.time = files, script or {}, time
-        self.active = 0
-        self.max_active = 0
+        self.active: dict[int, int] = {}
+        self.max_active = 0  # files with a part in flight at once
+        self.calls: list[tuple[int, int, int]] = []
         self.entered = asyncio.Event()
 
-    async def download_file(self, location, file, *, file_size=None, progress_callback=None):
-        self.active += 1
-        self.max_active = max(self.max_active, self.active)
+    async def __call__(self, request):
+        fid = request.location.id
+        self.calls.append((fid, request.offset, request.limit))
+        self.active[fid] = self.active.get(fid, 0) + 1
+        self.max_active = max(self.max_active, sum(1 for n in self.active.values() if n))
         self.entered.set()
         try:
-            steps = self.script.get(location.id, [])
-            action = steps.pop(0) if steps else "ok"
+            steps = self.script.get(fid, [])
+            action = steps[0] if steps else "ok"
             if isinstance(action, BaseException):
+                steps.pop(0)
                 raise action
-            data = self.files[location.id]
-            with open(file, "wb") as out:
-                for start in range(0, max(len(data), 1), PART):
-                    if action == "stall" and start > 0:
-                        await asyncio.Event().wait()
-                    out.write(data[start:start + PART])
-                    if action == "slow" and self.time is not None:
-                        await self.time.sleep(50.0)  # each part takes 50 s: progress, but slow
-                    await asyncio.sleep(0)
-                    progress_callback(out.tell(), file_size)
+            if action == "stall" and request.offset > 0:
+                await asyncio.Event().wait()
+            if action == "slow" and self.time is not None:
+                await self.time.sleep(50.0)
+            await asyncio.sleep(0)
+            data = self.files[fid][request.offset:request.offset + request.limit]
+            return types.upload.File(type=types.storage.FilePartial(), mtime=DATE, bytes=data)
         finally:
-            self.active -= 1
+            self.active[fid] -= 1
 
     async def get_messages(self, entity, ids):
         raise AssertionError("not used here")
@@ -117,10 +120,13 @@ def make(tmp_path: Path, client, fake: FakeTime, mode: str = "normal", **kw) -> 
     log = ExportLog(export, "abcd1234")
     flood = FloodController(extra=MODES[mode].flood_extra, max_wait=kw.pop("max_wait", 60.0), log=log,
                             sleep=fake.sleep)
-    return MediaDownloader(client=client, entity=None, export_dir=export, temp_dir=tmp_path / "tmp",
-                           preset=MODES[mode], log=log, flood=flood, sha_index=kw.pop("sha_index", {}),
-                           max_media_size_mb=kw.pop("max_media_size_mb", None), run_id="abcd1234",
-                           sleep=fake.sleep, clock=fake.clock, **kw)
+    interval = kw.pop("interval", 10**6)  # no progress ticks unless a test asks for them
+    dl = MediaDownloader(client=client, entity=None, export_dir=export, temp_dir=tmp_path / "tmp",
+                         preset=MODES[mode], log=log, flood=flood, sha_index=kw.pop("sha_index", {}),
+                         max_media_size_mb=kw.pop("max_media_size_mb", None), run_id="abcd1234",
+                         sleep=fake.sleep, clock=fake.clock, max_part=PART, **kw)
+    dl.interval = interval
+    return dl
 
 
 def no_temp_files(tmp_path: Path) -> bool:
@@ -227,8 +233,12 @@ def test_stall_times_out_without_progress(tmp_path):
     items = asyncio.run(dl.download(doc_message(9, data)))
     assert items == [{"type": "document", "path": None, "filename": None, "error": "download_timeout"}]
     evts = events(tmp_path / "export")
-    assert [f["outcome"] for f in named(evts, "media_download_finished")] == ["timeout"]
-    assert named(evts, "download_timeout")[0]["reason"] == "no_progress"
+    retries = MODES["normal"].retries
+    assert [f["outcome"] for f in named(evts, "media_download_finished")] == ["timeout"] * (retries + 1)
+    assert [e["reason"] for e in named(evts, "download_timeout")] == ["no_progress"] * (retries + 1)
+    assert [r["error"] for r in named(evts, "retry")] == ["DownloadTimeout(no_progress)"] * retries
+    # the first part arrived once; every later attempt resumed after it
+    assert [s.get("resumed_bytes", 0) for s in named(evts, "media_download_start")] == [0] + [PART] * retries
     assert named(evts, "media_download_start")[0]["timeout_sec"] == pytest.approx(30 + len(data) / 2**20 * 60,
                                                                                   abs=1e-3)
     assert no_temp_files(tmp_path) and dl.stats.errors == 1
@@ -236,11 +246,14 @@ def test_stall_times_out_without_progress(tmp_path):
 
 def test_deadline_applies_even_with_progress(tmp_path):
     fake = FakeTime()
-    data = b"p" * (PART * 10)  # 10 parts × 50 s each, deadline ≈ 60 s, no-progress window 60 s
-    dl = make(tmp_path, ScriptedClient({9: data}, {9: ["slow"]}, fake), fake, base_timeout=60)
+    data = b"p" * (PART * 10)  # 10 parts × 50 s each one at a time, deadline ≈ 60 s, stall window 60 s
+    dl = make(tmp_path, ScriptedClient({9: data}, {9: ["slow"]}, fake), fake, base_timeout=60, per_file=1)
     items = asyncio.run(dl.download(doc_message(9, data)))
     assert items[0]["error"] == "download_timeout"
-    assert named(events(tmp_path / "export"), "download_timeout")[0]["reason"] == "deadline"
+    evts = events(tmp_path / "export")
+    assert {e["reason"] for e in named(evts, "download_timeout")} == {"deadline"}
+    resumed = [s.get("resumed_bytes", 0) for s in named(evts, "media_download_start")]
+    assert resumed == [i * PART for i in range(len(resumed))]  # each attempt kept its one part
 
 
 def test_cancellation_writes_one_finished_event_and_no_temp(tmp_path):
@@ -262,7 +275,8 @@ def test_cancellation_writes_one_finished_event_and_no_temp(tmp_path):
     evts = events(tmp_path / "export")
     assert len(named(evts, "media_download_start")) == 1
     assert [(f["outcome"], f.get("error")) for f in named(evts, "media_download_finished")] == [("error", "cancelled")]
-    assert no_temp_files(tmp_path) and client.active == 0
+    assert not any(client.active.values())
+    assert (tmp_path / "tmp" / "document-5.part").read_bytes() == data[:PART]  # kept for the next run
 
 
 def test_flood_wait_during_download_is_waited(tmp_path):
@@ -287,7 +301,7 @@ def test_too_long_flood_wait_stops_everything(tmp_path):
         asyncio.run(dl.download_many([doc_message(1, data), doc_message(2, data)]))
     finished = named(events(tmp_path / "export"), "media_download_finished")
     assert sorted((f["outcome"], f.get("error")) for f in finished) == [("error", "FloodWaitError"), ("error", "cancelled")]
-    assert no_temp_files(tmp_path)
+    assert (tmp_path / "tmp" / "document-1.part").read_bytes() == data[:PART]
 
 
 def test_parallel_limit_follows_preset(tmp_path):
@@ -298,3 +312,74 @@ def test_parallel_limit_follows_preset(tmp_path):
         result = asyncio.run(dl.download_many([doc_message(i, d) for i, d in data.items()]))
         assert all(items[0]["path"] for items in result.values())
         assert client.max_active == expected
+
+
+def test_same_file_id_in_one_run_is_downloaded_once(tmp_path):
+    data = bytes(range(256)) * 100
+    client = ScriptedClient({1: data})
+    dl = make(tmp_path, client, FakeTime(), file_index={})
+    result = asyncio.run(dl.download_many([doc_message(1, data, "a.bin"), doc_message(2, data, "b.bin", file_id=1)]))
+    assert result[2] == result[1] and result[1][0]["path"] == "media/documents/1_a.bin"
+    assert len(set(client.calls)) == len(client.calls) == -(-len(data) // PART)  # each part once
+    assert (dl.stats.saved, dl.stats.dedup_hits) == (1, 1)
+    assert dl.store.file_index == {"document:1": result[1][0]["sha256"]}
+    assert len(named(events(tmp_path / "export"), "media_download_start")) == 1
+
+
+def test_file_id_already_in_the_index_is_not_downloaded(tmp_path):
+    data = b"k" * 5000
+    first = make(tmp_path, ScriptedClient({3: data}), FakeTime(), file_index={})
+    [item] = asyncio.run(first.download(doc_message(3, data)))
+    placed: list[tuple] = []
+    client = ScriptedClient({3: data})
+    again = make(tmp_path, client, FakeTime(), sha_index=dict(first.store.sha_index),
+                 file_index=dict(first.store.file_index), on_placed=lambda *a: placed.append(a))
+    assert asyncio.run(again.download(doc_message(9, data, "other.bin", file_id=3))) == [item]
+    assert client.calls == [] and again.stats.dedup_hits == 1 and placed == []
+
+
+def test_placed_files_are_indexed_through_on_placed(tmp_path):
+    data = b"z" * 7000
+    placed: list[tuple] = []
+    dl = make(tmp_path, ScriptedClient({4: data}), FakeTime(), on_placed=lambda *a: placed.append(a))
+    [item] = asyncio.run(dl.download(doc_message(4, data)))
+    assert placed == [(item["sha256"], item["path"], "document:4")]
+    assert dl.store.sha_index == {}  # the callback owns the index (the export store journals it)
+
+
+def test_resume_asks_only_for_missing_parts_and_checks_the_size(tmp_path):
+    data = bytes(range(256)) * 64  # 4 parts of 4 KiB
+    part = tmp_path / "tmp" / "document-6.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(data[:PART + 100])  # one whole part and a torn write
+    client = ScriptedClient({6: data})
+    dl = make(tmp_path, client, FakeTime())
+    [item] = asyncio.run(dl.download(doc_message(6, data)))
+    assert item["sha256"] == hashlib.sha256(data).hexdigest()
+    assert sorted(offset for _, offset, _ in client.calls) == [PART, 2 * PART, 3 * PART]
+    start, = named(events(tmp_path / "export"), "media_download_start")
+    assert start["resumed_bytes"] == PART and not part.exists()
+
+
+def test_file_on_another_data_centre_falls_back_to_telethon(tmp_path):
+    data = b"w" * 9000
+
+    class Session:
+        dc_id = 1  # the client's home data centre; the document says dc_id=2
+
+    class OtherDcClient(ScriptedClient):
+        session = Session()
+
+        async def download_file(self, location, file, *, file_size=None, progress_callback=None, dc_id=None):
+            self.fallback = (location.id, dc_id)
+            with open(file, "wb") as out:
+                out.write(data)
+            progress_callback(len(data), file_size)
+
+    client = OtherDcClient({5: data})
+    dl = make(tmp_path, client, FakeTime())
+    [item] = asyncio.run(dl.download(doc_message(5, data)))
+    assert item["sha256"] == hashlib.sha256(data).hexdigest() and client.calls == []
+    assert client.fallback == (5, 2)
+    fallback, = named(events(tmp_path / "export"), "media_download_fallback")
+    assert fallback == {"message_id": 5, "reason": "dc", "run_id": "abcd1234"}

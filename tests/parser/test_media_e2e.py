@@ -18,7 +18,7 @@ from tgexport.media import MediaDownloader
 from tgexport.modes import MODES, PAUSE_SCALE_ENV
 
 CHANNEL, HASH = 1234567890, 555
-PART = 128 * 1024  # Telethon's part size for files up to 100 MB
+PART = 1024 * 1024  # the part size of our fetcher (tgexport.media_fetch.MAX_PART)
 ENTITY = types.InputPeerChannel(CHANNEL, HASH)
 
 
@@ -182,16 +182,20 @@ def test_expired_reference_stays_expired(env):
 
 
 @with_scenario([doc(1, 4 * PART, "stall.bin"), doc(2, 1000, "ok.bin")],
-               [{"kind": "stall", "message_id": 1, "part": 1, "times": None}])
-def test_stalled_part_times_out(env):
-    result = env.run(_all, base_timeout=2.0)
+               [{"kind": "stall", "message_id": 1, "offset": PART, "times": None}])
+def test_stalled_part_times_out(env, monkeypatch):
+    monkeypatch.setenv(PAUSE_SCALE_ENV, "0")
+    result = env.run(_all, base_timeout=2.0, per_file=1)
     assert result[1] == [{"type": "document", "path": None, "filename": None, "error": "download_timeout"}]
     assert result[2][0]["path"]
     start = [e for e in env.events("media_download_start") if e["message_id"] == 1]
-    assert len(start) == 1 and start[0]["timeout_sec"] > 2.0 and start[0]["known_size"] == 4 * PART
-    assert env.outcomes(1) == ["timeout"]
-    assert env.events("download_timeout")[0]["reason"] == "no_progress"
-    assert len(env.get_files(1)) == 2 and env.no_temp_files()
+    attempts = MODES["normal"].retries + 1
+    assert len(start) == attempts and start[0]["timeout_sec"] > 2.0 and start[0]["known_size"] == 4 * PART
+    assert env.outcomes(1) == ["timeout"] * attempts
+    assert {e["reason"] for e in env.events("download_timeout")} == {"no_progress"}
+    offsets = [c["params"]["offset"] for c in env.get_files(1)]
+    assert offsets.count(0) == 1  # the first part, written once, is never asked for again
+    assert env.no_temp_files()  # a failed item's part file is removed
 
 
 @with_scenario([doc(1, 4 * PART, "drop.bin")],
@@ -263,21 +267,22 @@ def test_hostile_names_stay_inside(env):
 
 
 class CountingClient:
-    """Delegates to the real client; counts downloads in flight."""
+    """Delegates to the real client; counts files with a getFile request in flight."""
 
     def __init__(self, client) -> None:
-        self._client, self.active, self.peak = client, 0, 0
+        self._client, self.active, self.peak = client, {}, 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    async def download_file(self, *args: Any, **kw: Any) -> Any:
-        self.active += 1
-        self.peak = max(self.peak, self.active)
+    async def __call__(self, request: Any) -> Any:
+        fid = request.location.id
+        self.active[fid] = self.active.get(fid, 0) + 1
+        self.peak = max(self.peak, sum(1 for n in self.active.values() if n))
         try:
-            return await self._client.download_file(*args, **kw)
+            return await self._client(request)
         finally:
-            self.active -= 1
+            self.active[fid] -= 1
 
 
 PARALLEL = [doc(i, 2 * PART, f"p{i}.bin") for i in range(1, 7)]
@@ -288,30 +293,33 @@ PARALLEL = [doc(i, 2 * PART, f"p{i}.bin") for i in range(1, 7)]
 def test_parallel_downloads_follow_mode(env, mode, expected):
     async def body(dl, messages):
         counting = CountingClient(dl.client)
-        dl.client = counting
+        dl.client = dl.fetcher.client = counting
         result = await dl.download_many(list(messages.values()))
         return result, counting.peak
 
     result, peak = env.run(body, mode=mode)
     assert peak == expected and all(items[0]["path"] for items in result.values())
-    calls = env.get_files()
-    first_files = {c["params"]["location"]["id"] for c in calls[:2]}
-    assert len(first_files) == expected  # the server saw two files requested before either finished
+    slow = next(r for r in env.server.world.faults.rules if r.kind == "slow")
+    assert slow.peak >= expected * 2  # the server held several parts (of `expected` files) at once
 
 
 @with_scenario([doc(1, 3 * PART, "hang.bin")], [{"kind": "stall", "message_id": 1, "part": 1, "times": None}])
 def test_cancel_mid_download(env):
     async def body(dl, messages):
         task = asyncio.ensure_future(dl.download(messages[1]))
-        while len(env.get_files(1)) < 2:
+        parts = list(env.temp.glob("document-*.part"))
+        while not parts or parts[0].stat().st_size < PART or len(env.get_files(1)) < 2:
             await asyncio.sleep(0.01)
+            parts = list(env.temp.glob("document-*.part"))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     env.run(body)
     assert len(env.events("media_download_start")) == 1 and env.outcomes() == ["error:cancelled"]
-    assert env.no_temp_files() and not (env.export / "media" / "documents" / "1_hang.bin").exists()
+    assert not (env.export / "media" / "documents" / "1_hang.bin").exists()
+    kept = env.temp / "document-{}.part".format(env.get_files(1)[0]["params"]["location"]["id"])
+    assert kept.read_bytes() == env.expected(1)[:PART]  # the part before the stall, kept for resuming
 
 
 @with_scenario([doc(1, 1000, "a.bin"), doc(2, 1000, "b.bin")],
@@ -332,4 +340,4 @@ def test_long_flood_wait_stops_the_run(env):
     with pytest.raises(RateLimitError):
         env.run(_all, max_wait=60)
     env.assert_paired_events()
-    assert "error:cancelled" in env.outcomes(1) and env.no_temp_files()
+    assert "error:cancelled" in env.outcomes(1)

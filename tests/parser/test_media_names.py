@@ -1,6 +1,7 @@
 """Sanitised media file names: hostile names never leave media/<kind>/ and stay portable."""
 from __future__ import annotations
 
+import re
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -18,12 +19,25 @@ from tgexport.media_names import (
     stored_name,
 )
 
-RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+            *(f"{p}{c}" for p in ("COM", "LPT") for c in "0123456789¹²³")}
+# Arbitrary text, surrogates and private use included, salted with the pieces attacks are made of.
+FRAGMENTS = ["../", "..\\", "/", "\\", "C:\\", "CON", "con", "NUL", "LPT¹", ".", " ", "..", "\x00", "\n", "\r",
+             "\t", "\u202e", "\u200b", "\u200d", "\ufeff", "\u2028", "\u0301", "\u00a0", "\u3000", "я", "🙂",
+             ".txt", ".tar.gz", ":", "*", "?", "<", ">", "|", '"', "\udc80", "\ue000", "A" * 130, "ж" * 70]
+ANY_CHAR = st.characters(blacklist_categories=())
+HOSTILE_TEXT = st.one_of(
+    st.text(ANY_CHAR, max_size=600),
+    st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(ANY_CHAR, max_size=8)), max_size=40).map("".join),
+)
+KINDS = st.sampled_from(["photo", "video", "document"])
 
 
 def _assert_portable(name: str) -> None:
-    assert "/" not in name and "\\" not in name
+    assert "/" not in name and "\\" not in name and name not in ("", ".", "..")
     assert not any(unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"} for c in name)
+    assert name == unicodedata.normalize("NFC", name)
+    assert len(name.encode("utf-16-le")) // 2 <= 255  # Windows counts UTF-16 units
     assert not any(c in '<>:"|?*' for c in name)
     assert not name.startswith(".") and not name.startswith(" ")
     assert not name.endswith(".") and not name.endswith(" ")
@@ -113,3 +127,90 @@ def test_stored_name_stays_inside_export_dir(message_id, raw, kind):
         target.write_bytes(b"x")  # the OS accepts the name
         assert target.resolve().parent == (Path(tmp) / "media").resolve() / target.parent.name
         assert [p.name for p in target.parent.iterdir()] == [name]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("../../x.sh", "12_x.sh"),
+    ("/etc/passwd", "12_passwd"),
+    ("C:\\x", "12_x"),
+    ("CON", "12__CON"),
+    ("con.txt", "12__con.txt"),
+    ("NUL.tar.gz", "12__NUL.tar.gz"),
+    ("CONIN$.log", "12__CONIN$.log"),
+    ("a\x00b.txt", "12_ab.txt"),
+    ("new\nline\r.txt", "12_newline.txt"),
+    ("\u202egnp.exe", "12_gnp.exe"),
+    ("in\u200bvoi\u200dce\ufeff.pdf", "12_invoice.pdf"),
+    (" . .. . ", "12.bin"),
+    ("...", "12.bin"),
+    ("Report.PDF", "12_Report.PDF"),
+    ("A\u0301.txt", "12_\u00c1.txt"),  # one NFC form, whatever Telegram sent
+    ("A\x00\u0301.txt", "12_\u00c1.txt"),  # also when a dropped character sat in between
+])
+def test_stored_name_examples(raw, expected):
+    assert stored_name(12, raw, "application/octet-stream", "document") == expected
+
+
+@pytest.mark.parametrize("raw, ext", [("x" * 500 + ".pdf", ".pdf"), ("я" * 500 + ".txt", ".txt"),
+                                      ("🙂" * 500 + ".zip", ".zip"), ("x" * 500, "")],
+                         ids=["ascii", "cyrillic", "emoji", "no-extension"])
+def test_500_character_names(raw, ext):
+    name = stored_name(7, raw, None, "document")
+    _assert_portable(name)
+    assert name.startswith("7_") and name.endswith(ext) and NAME_MAX_BYTES - 3 <= len(name.encode()) <= NAME_MAX_BYTES
+    assert raw.startswith(name[2:len(name) - len(ext)])  # readable: a prefix of the original
+
+
+def test_extensions_do_not_depend_on_the_machine(monkeypatch):
+    """The system MIME tables (/etc/mime.types, the Windows registry) are not consulted."""
+    import mimetypes
+
+    monkeypatch.setattr(mimetypes, "guess_extension", lambda *a, **k: ".local")
+    assert ext_for_mime("video/x-matroska", "video") == ".mkv"
+    assert ext_for_mime("application/x-sh", "document") == ".sh"
+    assert ext_for_mime("application/x-unknown-thing", "document") == ".bin"
+
+
+def _portable_everywhere(name: str) -> None:
+    """Windows and Linux rules for one name (independent of the module's own tables)."""
+    _assert_portable(name)
+    assert not any(ord(c) < 32 or c in '<>:"/\\|?*' for c in name)
+    assert name.split(".", 1)[0].rstrip(" ").upper() not in RESERVED
+    assert len(name.encode("utf-8")) <= 255
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.integers(min_value=0, max_value=2**31), HOSTILE_TEXT, st.none() | st.text(max_size=40), KINDS)
+def test_stored_name_is_valid_everywhere(message_id, raw, mime, kind):
+    name = stored_name(message_id, raw, mime, kind)
+    _portable_everywhere(name)
+    assert re.match(rf"{message_id}[._]", name)  # starts with the message id, then a separator
+    assert name == stored_name(message_id, raw, mime, kind)  # deterministic
+    clean = sanitise_name(raw)
+    assert sanitise_name(clean) == clean  # a stable fixed point: the same input always lands on one name
+    if clean:
+        _portable_everywhere(clean)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=50), HOSTILE_TEXT), min_size=2, max_size=6), KINDS)
+def test_names_of_different_messages_never_collide(items, kind):
+    """Distinct message ids give distinct names, also on case-insensitive file systems."""
+    by_id: dict[int, set[str]] = {}
+    for mid, raw in items:
+        by_id.setdefault(mid, set()).add(stored_name(mid, raw, None, kind).casefold())
+    for a, names_a in by_id.items():
+        for b, names_b in by_id.items():
+            assert a == b or not names_a & names_b
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=2**31), HOSTILE_TEXT, KINDS)
+def test_hostile_name_resolves_inside_the_kind_dir(message_id, raw, kind):
+    with tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "export"
+        target = safe_target(export, kind, stored_name(message_id, raw, None, kind))
+        target.parent.mkdir(parents=True)
+        target.write_bytes(b"x")
+        assert target.resolve().parent == (export / "media").resolve() / target.parent.name
+        assert target.resolve().is_relative_to(export.resolve())

@@ -1,10 +1,11 @@
 """In-process `run_parse` with a real Telethon client over TCP to the local server: linear I/O
-(one save per run, time-based checkpoints through an injected clock), sleeps through an injected
-sleep, and the page pause of the mode."""
+(one save per run; fetched pages recoverable before a long wait), sleeps through an injected sleep,
+and the page pause of the mode. Time-based journal checkpoints: tests/reliability/test_store_checkpoints.py."""
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 
 from testkit.server import make_session, open_client
 from tgexport import export_store
+from tgexport.export_store import ChannelInfo, ExportStore
 from tgexport.parse_options import ParseOptions
-from tgexport.parse_run import CHECKPOINT_SEC, run_parse
+from tgexport.parse_run import run_parse
 
 CHANNEL_ID = 1234567890
 
@@ -71,17 +73,6 @@ def test_one_save_per_run_not_per_page(server_factory: Any, tmp_path: Path, coun
     assert json.loads(Path(result["state_json"]).read_text("utf-8"))["last_message_id"] == 1000
 
 
-def test_time_based_checkpoints(server_factory: Any, tmp_path: Path, count_saves: list[int],
-                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
-    server = server_factory(_scenario(500))
-    session = make_session(server, tmp_path / "s.session")
-    _run(session, ParseOptions.build("@test_channel", tmp_path / "out"), Recorder(step=CHECKPOINT_SEC))
-    # the clock passes a checkpoint interval per page: a save per page, none for the final empty
-    # page (nothing changed), and the final save
-    assert count_saves == [100, 200, 300, 400, 500, 500]
-
-
 def test_page_pauses_follow_the_mode_and_flood_waits_add_the_extra(server_factory: Any, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TELEGRAM_PARSER_PAUSE_SCALE", raising=False)
@@ -126,10 +117,12 @@ def test_fetched_pages_are_saved_before_a_flood_wait_starts(server_factory: Any,
 
     class Watcher(Recorder):
         async def sleep(self, seconds: float) -> None:
-            if seconds >= 30:
-                (export_dir,) = (tmp_path / "out").iterdir()
-                state = json.loads((export_dir / "state.json").read_text("utf-8"))
-                on_disk_during_wait.append(state["last_message_id"])
+            if seconds >= 30:  # what a kill now would leave: a copy of the folder, opened as the next run would
+                (export_dir,) = [d for d in (tmp_path / "out").iterdir() if d.is_dir()]
+                copy = tmp_path / "copy" / export_dir.name
+                shutil.copytree(export_dir, copy)
+                info = ChannelInfo(CHANNEL_ID, "test_channel", None)
+                on_disk_during_wait.append(ExportStore.open(copy.parent, info).last_message_id)
             await super().sleep(seconds)
 
     result = _run(session, ParseOptions.build("@test_channel", tmp_path / "out"), Watcher())

@@ -1,0 +1,109 @@
+"""The run's checkpoint policy (parse_run._after_commit / _checkpoint / _save): in-process `run_parse`
+with a real Telethon client over TCP to the local server, an injected clock and injected sleeps."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testkit.server import make_session, open_client
+from tgexport import export_journal
+from tgexport.export_store import ChannelInfo, ExportStore
+from tgexport.parse_options import ParseOptions
+from tgexport.parse_run import CHECKPOINT_RECORDS, CHECKPOINT_SEC, run_parse
+
+CHANNEL_ID = 1234500099
+INFO = ChannelInfo(CHANNEL_ID, "ckpt_chan", "Checkpoints")
+
+
+def _scenario(count: int, faults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"channels": [{"id": CHANNEL_ID, "username": "ckpt_chan", "title": "Checkpoints",
+                          "generate": {"count": count, "text_length": 16}}], "faults": faults or []}
+
+
+class Clock:
+    """Injected sleep and clock: sleeps are recorded, never slept; the clock moves `step` per read."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.sleeps: list[float] = []
+        self.now = 0.0
+        self.step = step
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def clock(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _run(session: Path, out: Path, clock: Clock) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with open_client(session, flood_sleep_threshold=60, receive_updates=False) as client:
+            return await run_parse(client, ParseOptions.build("@ckpt_chan", out), "0badc0de", sleep=clock.sleep,
+                                   clock=clock.clock)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def journal_entries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """(after, last, number of messages) of every messages entry the run journals."""
+    entries: list[tuple[int, int, int]] = []
+    real = export_journal.JournalWriter.append
+
+    def append(self: export_journal.JournalWriter, lines: list[bytes]) -> None:
+        for line in lines:
+            entry = json.loads(line)
+            if entry["op"] == "messages":
+                entries.append((entry["after"], entry["last"], len(entry["messages"])))
+        real(self, lines)
+
+    monkeypatch.setattr(export_journal.JournalWriter, "append", append)
+    return entries
+
+
+def test_a_checkpoint_every_checkpoint_records_records(server_factory: Any, tmp_path: Path,
+                                                       journal_entries: list[tuple[int, int, int]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    total = 2 * CHECKPOINT_RECORDS + 500
+    server = server_factory(_scenario(total))
+    result = _run(make_session(server, tmp_path / "s.session"), tmp_path / "out", Clock())
+    assert result["summary"]["new_messages"] == total
+    n = CHECKPOINT_RECORDS
+    assert journal_entries == [(0, n, n), (n, 2 * n, n), (2 * n, total, 500)]  # the last one by the final save
+    assert not (Path(result["export_dir"]) / export_journal.JOURNAL_NAME).exists()  # compacted at the end
+
+
+def test_a_checkpoint_at_least_every_checkpoint_sec(server_factory: Any, tmp_path: Path,
+                                                   journal_entries: list[tuple[int, int, int]],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    server = server_factory(_scenario(450))
+    _run(make_session(server, tmp_path / "s.session"), tmp_path / "out", Clock(step=CHECKPOINT_SEC))
+    assert [count for _, _, count in journal_entries] == [100, 100, 100, 100, 50]  # one per committed page
+    assert all(after < last for after, last, _ in journal_entries)
+
+
+def test_fetched_pages_are_journaled_before_a_flood_wait_starts(server_factory: Any, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cron `timeout -s KILL` during a long wait must not lose the pages fetched before it."""
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    faults = [{"kind": "flood_wait", "method": "messages.getHistory", "call": 3, "seconds": 30, "times": 1}]
+    server = server_factory(_scenario(350, faults))
+    out = tmp_path / "out"
+    during_wait: list[tuple[int, bool]] = []
+
+    class Watcher(Clock):
+        async def sleep(self, seconds: float) -> None:
+            if seconds >= 30:
+                view = ExportStore.open(out, INFO, recover=False)  # what the next run would resume from
+                during_wait.append((view.last_message_id, view.export_json.exists()))
+            await super().sleep(seconds)
+
+    result = _run(make_session(server, tmp_path / "s.session"), out, Watcher())
+    assert during_wait == [(200, False)] and result["summary"]["new_messages"] == 350

@@ -1,8 +1,10 @@
 """One `parse` run: resolve, scan history, build records, download media, save, summarise, zip.
 
 `run_parse(client, options, run_id)` returns the dict `parse` prints (contract section 5).
-Data is saved at the end, at time-based checkpoints and on every stop (RATE_LIMIT, Ctrl+C,
-errors) in a finally path; summary.json and `run_finished` are written on every exit.
+Committed records go to the export's journal at checkpoints (every CHECKPOINT_RECORDS records or
+CHECKPOINT_SEC seconds, and before every wait); the journal is compacted into the JSON files at the
+end and on every stop (RATE_LIMIT, signals, errors); summary.json and `run_finished` are written on
+every exit (docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -95,15 +97,13 @@ class ParseRun:
         self.downloader: MediaDownloader | None = None
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
-        self.scan_completed = False  # part files are kept unless the scan got to the end
         self.retry_after: int | None = None
+        self.interrupted = False  # stopped by SIGINT/SIGTERM (CLI) or cancellation / Ctrl+C (Python API)
         self.last_save = clock()
-        self._saved_mark: tuple[int, int] | None = None
 
     async def execute(self) -> dict[str, Any]:
         # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
         self.client.flood_sleep_threshold = 0
-        self.interrupted = False
         try:
             channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
                                             what="channel resolution")
@@ -237,14 +237,12 @@ class ParseRun:
         return self.store.export_dir / archive.TEMP_DIR_NAME
 
     def _make_downloader(self, channel: Any) -> MediaDownloader:
-        if getattr(self.store, "file_index", None) is None:  # adapter until the store keeps file_index
-            self.store.file_index = {}
         return MediaDownloader(
             client=self.client, entity=channel, export_dir=self.store.export_dir, temp_dir=self.temp_dir,
             preset=self.options.preset, log=self.log, flood=self.flood, sha_index=self.store.sha_index,
             max_media_size_mb=self.options.max_media_size_mb, run_id=self.run_id,
             stall_timeout=self.options.media_stall_timeout, file_index=self.store.file_index,
-            on_placed=getattr(self.store, "record_media", None), terminal=self.terminal, clock=self.clock,
+            on_placed=self.store.record_media, terminal=self.terminal, clock=self.clock,
         )
 
     async def _scan(self, channel: Any) -> None:
@@ -263,7 +261,6 @@ class ParseRun:
                 await self._process_page(page)
             if self.pipeline is not None:
                 await self.pipeline.drain()
-            self.scan_completed = True
         finally:
             if self.pipeline is not None:
                 await self.pipeline.cancel()  # a stop: queued downloads end, their part files stay
@@ -336,7 +333,7 @@ class ParseRun:
         }
         if self.retry_after is not None:
             summary["retry_after"] = self.retry_after
-        if getattr(self, "interrupted", False):  # added key: only on a stop by SIGINT/SIGTERM/cancellation
+        if self.interrupted:  # added key: only on a stop by SIGINT/SIGTERM/cancellation
             summary["interrupted"] = True
         return summary
 
@@ -366,11 +363,9 @@ class ParseRun:
         else:
             self.log.error("run_finished", error_code_of(exc), status=_status(exc), error=one_line(exc), **summary)
 
-    def _cleanup_temp(self, completed: bool | None = None) -> None:
+    def _cleanup_temp(self, completed: bool) -> None:
         """Remove the temp folder (part files included) only when the run completed; a stopped or
-        failed run keeps its part files for the next run to resume. `completed=None`: whether the
-        scan got to its end."""
-        completed = self.scan_completed if completed is None else completed
+        failed run keeps its part files for the next run to resume."""
         if completed and self.options.cleanup_temp and not self.options.dry_run:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 

@@ -3,7 +3,6 @@
 and the page pause of the mode. Time-based journal checkpoints: tests/reliability/test_store_checkpoints.py."""
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -11,42 +10,22 @@ from typing import Any
 
 import pytest
 
-from testkit.server import make_session, open_client
+from testkit.inproc import FakeTime as Recorder
+from testkit.inproc import generated_channel, run_parse_inprocess
+from testkit.server import make_session
 from tgexport import export_store
 from tgexport.export_store import ChannelInfo, ExportStore
 from tgexport.parse_options import ParseOptions
-from tgexport.parse_run import run_parse
 
 CHANNEL_ID = 1234567890
 
 
 def _scenario(count: int, faults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"channels": [{"id": CHANNEL_ID, "username": "test_channel", "title": "Test channel",
-                          "generate": {"count": count, "text_length": 16}}], "faults": faults or []}
-
-
-class Recorder:
-    """Injected sleep and clock: sleeps are recorded, never slept; the clock moves `step` per read."""
-
-    def __init__(self, step: float = 0.0) -> None:
-        self.sleeps: list[float] = []
-        self.now = 0.0
-        self.step = step
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def clock(self) -> float:
-        self.now += self.step
-        return self.now
+    return generated_channel(CHANNEL_ID, "test_channel", "Test channel", count, faults)
 
 
 def _run(session: Path, options: ParseOptions, rec: Recorder) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        async with open_client(session, flood_sleep_threshold=60, receive_updates=False) as client:
-            return await run_parse(client, options, "0badc0de", sleep=rec.sleep, clock=rec.clock)
-
-    return asyncio.run(go())
+    return run_parse_inprocess(session, options, rec)
 
 
 @pytest.fixture

@@ -2,51 +2,30 @@
 with a real Telethon client over TCP to the local server, an injected clock and injected sleeps."""
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from testkit.server import make_session, open_client
+from testkit.inproc import FakeTime as Clock
+from testkit.inproc import generated_channel, run_parse_inprocess
+from testkit.server import make_session
 from tgexport import export_journal
 from tgexport.export_store import ChannelInfo, ExportStore
 from tgexport.parse_options import ParseOptions
-from tgexport.parse_run import CHECKPOINT_RECORDS, CHECKPOINT_SEC, run_parse
+from tgexport.parse_run import CHECKPOINT_RECORDS, CHECKPOINT_SEC
 
 CHANNEL_ID = 1234500099
 INFO = ChannelInfo(CHANNEL_ID, "ckpt_chan", "Checkpoints")
 
 
 def _scenario(count: int, faults: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"channels": [{"id": CHANNEL_ID, "username": "ckpt_chan", "title": "Checkpoints",
-                          "generate": {"count": count, "text_length": 16}}], "faults": faults or []}
-
-
-class Clock:
-    """Injected sleep and clock: sleeps are recorded, never slept; the clock moves `step` per read."""
-
-    def __init__(self, step: float = 0.0) -> None:
-        self.sleeps: list[float] = []
-        self.now = 0.0
-        self.step = step
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def clock(self) -> float:
-        self.now += self.step
-        return self.now
+    return generated_channel(CHANNEL_ID, "ckpt_chan", "Checkpoints", count, faults)
 
 
 def _run(session: Path, out: Path, clock: Clock) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
-        async with open_client(session, flood_sleep_threshold=60, receive_updates=False) as client:
-            return await run_parse(client, ParseOptions.build("@ckpt_chan", out), "0badc0de", sleep=clock.sleep,
-                                   clock=clock.clock)
-
-    return asyncio.run(go())
+    return run_parse_inprocess(session, ParseOptions.build("@ckpt_chan", out), clock)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tgexport import config, signals
 from tgexport.applog import AppLogError, new_run_id, open_app_logs
 from tgexport.atomic_json import dump_json_text
 from tgexport.channel_ref import parse_channel_ref
+from tgexport.export_layout import write_result
 from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
 log = logging.getLogger("telegram_parser_skill")
@@ -141,8 +142,14 @@ def _utf8_stdio() -> None:
 
 
 def emit(result: Any) -> None:
-    """Print the command's result as UTF-8 JSON on stdout."""
-    sys.stdout.write(dump_json_text(result))
+    """Print the command's result as UTF-8 JSON on stdout (messages streamed from their encoded bytes)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stdout (e.g. replaced by a caller)
+        sys.stdout.write(dump_json_text(result))
+    else:
+        write_result(result, buffer)
+        buffer.flush()
     sys.stdout.flush()
 
 

@@ -9,9 +9,16 @@ encoding them again). JSON strings never hold a raw newline, so the markers belo
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable
+from json.encoder import encode_basestring
+from typing import Any, BinaryIO
 
 from tgexport.atomic_json import dump_json_text
+
+try:  # one C encoder for every message: json.dumps(..., ensure_ascii=False) builds a new encoder per call
+    from json.encoder import c_make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has it
+    _c_make_encoder = None
 
 _EMPTY = b'\n  "messages": [],\n'
 _OPEN = b'\n  "messages": [\n    '
@@ -19,9 +26,45 @@ _CLOSE = b'\n  ],\n  "export_date": '
 _SEP = b",\n    "
 
 
+def _not_serializable(value: Any) -> None:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_ENCODER = (_c_make_encoder(None, _not_serializable, encode_basestring, None, ": ", ", ", False, False, True)
+            if _c_make_encoder is not None else None)
+_RESULT_CHUNK = 1000  # messages per write when printing a result
+
+
 def encode_message(record: dict[str, Any]) -> bytes:
-    """One message as it appears on its line of export.json (and inside a journal entry)."""
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    """One message as it appears on its line of export.json (and inside a journal entry and on stdout):
+    the same text as `json.dumps(record, ensure_ascii=False)`."""
+    if _ENCODER is None:  # pragma: no cover
+        return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    return "".join(_ENCODER(record, 0)).encode("utf-8")
+
+
+class EncodedRecords(list):
+    """Message records plus their `encode_message` bytes (`encoded`, same order), so a result that
+    lists them is printed without encoding them again."""
+
+    def __init__(self, records: Iterable[dict[str, Any]], encoded: list[bytes]) -> None:
+        super().__init__(records)
+        self.encoded = encoded
+
+
+def write_result(result: Any, out: BinaryIO) -> None:
+    """`dump_json_text(result)` as UTF-8 on `out`, byte for byte; a trailing `new_messages` list of
+    EncodedRecords is streamed from its bytes instead of being built as one string."""
+    messages = result.get("new_messages") if isinstance(result, dict) else None
+    if not isinstance(messages, EncodedRecords) or not messages or list(result)[-1] != "new_messages":
+        out.write(dump_json_text(result).encode("utf-8"))
+        return
+    head, marker, tail = dump_json_text({**result, "new_messages": []}).rpartition('"new_messages": []')
+    out.write((head + '"new_messages": [\n    ').encode("utf-8"))
+    lines = messages.encoded
+    for start in range(0, len(lines), _RESULT_CHUNK):
+        out.write((b",\n    " if start else b"") + _SEP.join(lines[start:start + _RESULT_CHUNK]))
+    out.write(("\n  ]" + tail).encode("utf-8"))
 
 
 def export_bytes(channel_info: dict[str, Any], lines: list[bytes], export_date: str, total: int) -> bytes:

@@ -259,6 +259,7 @@ class ExportStore:
         self._trusted = False  # export.json on disk still has the hash in _facts (checked or written by us)
         self._tail: list[dict[str, Any]] = []  # appended since export.json was last written
         self._tail_encoded: list[bytes] = []  # the tail's first records, encoded (once, when journaled)
+        self._added_encoded: list[bytes] = []  # every record appended through this object, encoded
         self._tail_media = 0
         self._journaled = 0  # how much of the tail is in the journal
         self._journaled_last = last_message_id
@@ -498,7 +499,14 @@ class ExportStore:
         return True
 
     def _encode_tail(self) -> None:
-        self._tail_encoded.extend(encode_message(r) for r in self._tail[len(self._tail_encoded):])
+        fresh = [encode_message(r) for r in self._tail[len(self._tail_encoded):]]
+        self._tail_encoded.extend(fresh)
+        self._added_encoded.extend(fresh)
+
+    def added_encoded(self) -> list[bytes]:
+        """`encode_message` bytes of every record appended through this store, in order (each encoded once)."""
+        self._encode_tail()
+        return self._added_encoded
 
     def _journal(self, lines: list[bytes], media: list[tuple[str, str, str | None]]) -> None:
         if self._read_only:

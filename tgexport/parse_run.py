@@ -31,6 +31,7 @@ from errors import (
 )
 from tgexport import archive, signals
 from tgexport.channel_ref import parse_channel_ref
+from tgexport.export_layout import EncodedRecords
 from tgexport.export_lock import ExportLock
 from tgexport.export_log import ExportLog
 from tgexport.export_store import ChannelInfo, ExportStore, known_channel
@@ -49,7 +50,7 @@ __all__ = ["ParseOptions", "run_parse"]
 
 log = logging.getLogger("tgexport.parse_run")
 CHECKPOINT_SEC = 5.0  # journal committed records at least this often (seconds) ...
-CHECKPOINT_RECORDS = 1000  # ... or every this many records, whichever comes first
+CHECKPOINT_RECORDS = 5000  # ... or every this many records, whichever comes first
 MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -386,8 +387,17 @@ class ParseRun:
             "export_dir": str(store.export_dir), "export_json": str(store.export_json),
             "state_json": str(store.state_json), "media_index_json": str(store.media_index_json),
             "summary_json": str(store.summary_json), "archive": archive_path,
-            "new_messages": self.new_messages,
+            "new_messages": self._new_messages_out(),
         }
+
+    def _new_messages_out(self) -> list[dict[str, Any]]:
+        """The records added by this run; with their encoded bytes when the store has them all."""
+        if self.options.dry_run or not hasattr(self, "store"):
+            return self.new_messages
+        encoded = self.store.added_encoded()
+        if len(encoded) != len(self.new_messages):
+            return self.new_messages
+        return EncodedRecords(self.new_messages, encoded)
 
 
 def _status(exc: BaseException) -> str:

@@ -3,6 +3,8 @@
 Usage: python bench/raw_media.py SESSION.session CHANNEL OUT_DIR [PARALLEL=1] [durable|durable-loop]
 With `durable`, each finished file is also sha256-hashed and fsync'ed in a worker thread; with
 `durable-loop`, hashed in a thread but fsync'ed on the event loop (what the parser does).
+Prints one JSON line: files, bytes, and `seconds` / `cpu_seconds` measured in-process from after the
+imports to after disconnect (client creation, connect, resolve, history, downloads, disconnect).
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import asyncio
 import hashlib
 import json
 import os
+import resource
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +43,7 @@ def sha256_and_fsync(path: str) -> str:
     return digest
 
 
-async def main(session: str, channel: str, out_dir: str, parallel: str = "1", durable: str = "") -> int:
+async def main(session: str, channel: str, out_dir: str, parallel: str = "1", durable: str = "") -> dict[str, int]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     slots = asyncio.Semaphore(int(parallel))
@@ -58,9 +62,22 @@ async def main(session: str, channel: str, out_dir: str, parallel: str = "1", du
             return Path(path).stat().st_size
 
         sizes = await asyncio.gather(*(fetch(m) for m in messages))
-    print(json.dumps({"files": len(sizes), "bytes": sum(sizes)}))
+    return {"files": len(sizes), "bytes": sum(sizes)}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(*args: str) -> int:
+    """Run `main` with the clock started after the imports; print the one-line JSON result."""
+    t0, cpu0 = time.perf_counter(), _cpu()
+    info = asyncio.run(main(*args))
+    info.update(seconds=time.perf_counter() - t0, cpu_seconds=_cpu() - cpu0)
+    print(json.dumps(info))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(*sys.argv[1:6])))
+    sys.exit(timed(*sys.argv[1:6]))

@@ -65,6 +65,7 @@ class MediaSpec:
     lat: float = 0.0
     long: float = 0.0
     content_of: int | None = None  # message id (same channel) whose media bytes this one shares
+    same_file: bool = False  # with content_of: the very same Telegram file (same photo/document id), as a re-post
 
 
 @dataclass
@@ -172,7 +173,7 @@ def _load_account(raw: dict[str, Any]) -> Account:
 # --- media ---------------------------------------------------------------------------------
 
 _MEDIA_KEYS = {"type", "size", "sizes", "w", "h", "mime_type", "file_name", "duration",
-               "supports_streaming", "round_message", "lat", "long", "content_of"}
+               "supports_streaming", "round_message", "lat", "long", "content_of", "same_file"}
 _MEDIA_TYPES = {"photo", "document", "video", "geo", "unsupported"}
 _CONTENT_FAMILY = {"photo": "photo", "document": "document", "video": "document"}  # same bytes within a family
 
@@ -206,10 +207,12 @@ def load_media(raw: dict[str, Any]) -> MediaSpec:
     kind = raw.get("type")
     if kind not in _MEDIA_TYPES:
         raise ScenarioError(f"media: type must be one of {sorted(_MEDIA_TYPES)}, got {kind!r}")
+    if "same_file" in raw and (not isinstance(raw["same_file"], bool) or "content_of" not in raw):
+        raise ScenarioError("media.same_file: a boolean, only together with content_of")
     if "content_of" in raw:
         _check_content_of(raw, kind)
-        return replace(load_media({k: v for k, v in raw.items() if k != "content_of"}),
-                       content_of=raw["content_of"])
+        return replace(load_media({k: v for k, v in raw.items() if k not in ("content_of", "same_file")}),
+                       content_of=raw["content_of"], same_file=bool(raw.get("same_file", False)))
     if kind == "photo":
         sizes = _photo_sizes(raw)
         return MediaSpec(type="photo", sizes=sizes, size=max(s.size for s in sizes), mime_type="image/jpeg")

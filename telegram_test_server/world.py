@@ -86,7 +86,7 @@ class World:
             self._index_media(state, msg)
 
     def _index_media(self, state: ChannelState, msg: MessageSpec) -> None:
-        if msg.media is not None and msg.media.type in ("photo", "document", "video"):
+        if msg.media is not None and msg.media.type in ("photo", "document", "video") and not msg.media.same_file:
             self.media_index[media.media_id(state.id, msg.id)] = (state.id, msg.id)
 
     # --- lookups ---------------------------------------------------------------------------

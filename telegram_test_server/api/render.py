@@ -79,7 +79,9 @@ def _media(world: World, state: ChannelState, msg: MessageSpec):
         return _poll(msg.poll, mid)
     if msg.media is None:
         return None
-    version = world.ref_version(state.id, msg.id)
+    owner = msg.media.content_of if msg.media.same_file else msg.id  # a re-post carries the original's file
+    mid = media.media_id(state.id, owner)
+    version = world.ref_version(state.id, owner)
     return media.message_media(msg.media, mid, world.seed, version, msg.date, world.dc_id)
 
 

@@ -147,6 +147,7 @@ class MediaDownloader:
         self.stats = MediaStats()
         self._slots = asyncio.Semaphore(max(1, preset.parallel_downloads))
         self._inflight: dict[str, asyncio.Future[None]] = {}
+        self._digests: dict[Path, str] = {}  # finished file → sha256 computed while it was written
 
     async def download(self, message: Any, info: MediaInfo | None = None, *,
                        after: asyncio.Future[Any] | None = None) -> list[dict[str, Any]]:
@@ -308,10 +309,13 @@ class MediaDownloader:
                                         total=source.file_size, clock=self.clock, interval=self.interval,
                                         terminal=self.terminal)
             progress.resumed(resumed)
-            await run_with_watchdog(self._fetch(source, tmp, progress, part_size), deadline_sec=timeout,
-                                    stall_sec=self.stall_sec, progress=progress, clock=self.clock,
-                                    sleep=self.sleep)
+            self._digests.pop(tmp, None)
+            digest = await run_with_watchdog(self._fetch(source, tmp, progress, part_size), deadline_sec=timeout,
+                                             stall_sec=self.stall_sec, progress=progress, clock=self.clock,
+                                             sleep=self.sleep)
             _check_size(tmp, source.file_size)
+            if digest is not None:
+                self._digests[tmp] = digest
             outcome = "success"
             return tmp
         except DownloadTimeout:
@@ -342,23 +346,26 @@ class MediaDownloader:
             return path, 0
         return path, resume_offset(path, source.file_size)
 
-    async def _fetch(self, source: MediaSource, tmp: Path, progress: DownloadProgress, part_size: int) -> None:
+    async def _fetch(self, source: MediaSource, tmp: Path, progress: DownloadProgress,
+                     part_size: int) -> str | None:
+        """Fill `tmp`; the sha256 of the file when it was computed while writing, else None."""
         if source.inline_bytes is not None:
             tmp.write_bytes(source.inline_bytes)
-            return
+            return None
         try:
             self.fetcher.check(source.location, source.file_size, source.dc_id)
-            await self.fetcher.fetch(source.location, source.file_size or 0, tmp, part_size=part_size,
-                                     stall_sec=self.stall_sec, on_bytes=progress.add)
+            return await self.fetcher.fetch(source.location, source.file_size or 0, tmp, part_size=part_size,
+                                            stall_sec=self.stall_sec, on_bytes=progress.add)
         except FallbackNeeded as why:
             self.log.info("media_download_fallback", message_id=progress.message_id, reason=why.reason)
             await self.client.download_file(source.location, str(tmp), file_size=source.file_size,
                                             progress_callback=progress, dc_id=why.dc_id)
+            return None
 
     async def _keep(self, tmp: Path, message_id: int, info: MediaInfo, key: str | None) -> dict[str, Any]:
         """Hash the finished file, then point at an existing copy or store it; index it either way."""
         size = tmp.stat().st_size
-        sha = await asyncio.to_thread(sha256_file, tmp)
+        sha = self._digests.pop(tmp, None) or await asyncio.to_thread(sha256_file, tmp)
         rel = self.store.existing(sha)
         if rel is not None:
             self.stats.dedup_hits += 1

@@ -392,7 +392,7 @@ class ParseRun:
 
     def _new_messages_out(self) -> list[dict[str, Any]]:
         """The records added by this run; with their encoded bytes when the store has them all."""
-        if self.options.dry_run or not hasattr(self, "store"):
+        if self.options.dry_run:
             return self.new_messages
         encoded = self.store.added_encoded()
         if len(encoded) != len(self.new_messages):

@@ -602,14 +602,6 @@ class ExportStore:
 
     # -- documents ---------------------------------------------------------------------------
 
-    def export_document(self, now: datetime) -> dict[str, Any]:
-        return {
-            "channel_info": self.channel.as_dict(),
-            "messages": self.messages,
-            "export_date": utc_iso(now),
-            "total_messages": len(self.messages),
-        }
-
     def state_document(self) -> dict[str, Any]:
         state = {
             "channel_id": self.channel.id,

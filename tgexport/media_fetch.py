@@ -23,9 +23,7 @@ an unknown size); the caller then uses Telethon's own `download_file` (no resume
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -198,9 +196,3 @@ async def _cancel(pending: dict[asyncio.Future[bytes], tuple[int, int]]) -> None
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-def remove_file(path: Path) -> None:
-    """Delete `path` if it is there."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

@@ -95,10 +95,3 @@ async def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
         return await coro
     finally:
         _stop = None
-
-
-def reset_for_tests() -> None:
-    """Forget received signals (in-process unit tests)."""
-    global _stop
-    _received.clear()
-    _stop = None

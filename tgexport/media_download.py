@@ -369,13 +369,14 @@ class MediaDownloader:
         rel = self.store.existing(sha)
         if rel is not None:
             self.stats.dedup_hits += 1
-            _remove(tmp)
+            self.store.record(sha, rel, key)
+            _remove(tmp)  # only once the record is durable: a kill before it must not cost the bytes
         else:
             name = stored_name(message_id, info.original_name, info.mime_type, info.kind)
             # fsyncs run in a thread so they never stall the other downloads in flight
             rel = await asyncio.to_thread(self.store.place, tmp, info.kind, name, sha)
             self.stats.saved += 1
-        self.store.record(sha, rel, key)
+            self.store.record(sha, rel, key)
         return {"type": info.kind, "path": rel, "filename": rel.rsplit("/", 1)[-1], "size": size,
                 "sha256": sha}
 

@@ -57,3 +57,26 @@ def test_placed_file_is_not_downloaded_again_after_sigkill(tmp_path: Path) -> No
         summary = json.loads(result.stdout)["summary"]
         assert summary["media_dedup_hits"] == 1 and summary["media_saved"] == 0
         assert len(events(export, "media_download_start")) == 1  # the killed run's only
+
+
+def test_same_bytes_under_another_id_are_not_downloaded_again_after_sigkill(tmp_path: Path) -> None:
+    """Killed while journaling the hash-dedup hit of message 2 (same bytes as message 1, another Telegram
+    file; journal lines: header, message 1's file, message 2's): its finished part file must still be
+    there, so the next run asks for no byte of it."""
+    msgs = [doc(1, 2 * MIB, "a.bin"),
+            {"id": 2, "text": "again", "media": {"type": "document", "content_of": 1, "file_name": "b.bin"}}]
+    with running_server(scenario(msgs)) as server:
+        make_session(server, tmp_path / "acc.session")
+        report = tmp_path / "hit.txt"
+        parse(tmp_path, expect=KILLED, TELEGRAM_PARSER_FAULT_KILL="journal_write:3",
+              TELEGRAM_PARSER_FAULT_REPORT=str(report))
+        assert report.read_text(encoding="utf-8") == "journal_write 3\n"
+        assert sum(limit for _, limit in offsets(server, 2)) >= 2 * MIB  # fetched whole before the kill
+        server.requests.reset()
+
+        result = parse(tmp_path)
+        assert offsets(server, 2) == []  # not one byte of message 2 asked again
+        export = export_dir(tmp_path)
+        assert check_stored(export, server, 2)["path"] == "media/documents/1_a.bin"
+        summary = json.loads(result.stdout)["summary"]
+        assert (summary["media_dedup_hits"], summary["media_saved"]) == (2, 0)  # 1 by file id, 2 by sha256

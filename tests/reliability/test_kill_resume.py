@@ -173,11 +173,12 @@ class Aim:
         self.ratio = {p: counts.get(p, 0) / full[p] for p in STREAMING}
 
     def passes_left(self, committed: int, state: checks.KillState) -> dict[str, float]:
-        """Model: a page per 100 messages (+1 empty), a pass per unrecorded file, a part per MiB of it,
-        a journal entry per placed file and per CHECKPOINT_RECORDS messages."""
+        """Model: a page per 100 messages (+1 empty), a pass per unrecorded file, a part per MiB of it
+        not yet in its part file (none when that is complete), a journal entry per placed file and per
+        CHECKPOINT_RECORDS messages."""
         messages = len(self.expected.ids) - committed
         files = [f for f in self.expected.media.values() if f.file_id not in state.recorded]
-        parts = sum(max(1, math.ceil((f.size - state.parts.get(f.file_id, 0)) / MIB)) for f in files)
+        parts = sum(math.ceil(max(0, f.size - state.parts.get(f.file_id, 0)) / MIB) for f in files)
         journal = len(files) + messages // CHECKPOINT_RECORDS
         return {"history_page": messages / 100 + 1, "media_part": parts, "media_placed": len(files),
                 "journal_write": journal, "journal_synced": journal}
@@ -236,6 +237,9 @@ def test_aim_stays_within_the_passes_left() -> None:
     assert aim.kill(PlannedKill("history_page", 0.3), 900, start, none) == Kill("history_page", 1)
     assert aim.kill(PlannedKill("media_part", 0.34), 0, start, none).n == 2
     assert aim.kill(PlannedKill("media_part", 0.34), 0, half, none).n == 1
+    complete = checks.KillState(set(), {fid: 3 * MIB})  # finished before the kill, not yet placed
+    assert aim.passes_left(0, complete)["media_part"] == 0
+    assert aim.passes_left(0, complete)["media_placed"] == 1
     both = Pending(journal=True, messages=True, index=True)
     assert aim.kill(PlannedKill("compact_write", 0.3, late=True), 0, start, both) == Kill("compact_write", 4)
     assert aim.kill(PlannedKill("compact_write", 0.3, late=True), 0, start, none) == Kill("compact_write", 1)

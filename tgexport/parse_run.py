@@ -31,6 +31,7 @@ from errors import (
 )
 from tgexport import archive, signals
 from tgexport.channel_ref import parse_channel_ref
+from tgexport.config import env_number
 from tgexport.export_layout import EncodedRecords
 from tgexport.export_lock import ExportLock
 from tgexport.export_log import ExportLog
@@ -51,10 +52,16 @@ __all__ = ["ParseOptions", "run_parse"]
 log = logging.getLogger("tgexport.parse_run")
 CHECKPOINT_SEC = 5.0  # journal committed records at least this often (seconds) ...
 CHECKPOINT_RECORDS = 5000  # ... or every this many records, whichever comes first
+CHECKPOINT_RECORDS_ENV = "TELEGRAM_PARSER_CHECKPOINT_RECORDS"  # overrides CHECKPOINT_RECORDS (tests, tuning)
 MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 ResultSink = Callable[[dict[str, Any]], None]
+
+
+def checkpoint_records() -> int:
+    """Records between checkpoints: `TELEGRAM_PARSER_CHECKPOINT_RECORDS` when a positive number, else 5,000."""
+    return max(1, int(env_number(CHECKPOINT_RECORDS_ENV, CHECKPOINT_RECORDS, positive=True) or CHECKPOINT_RECORDS))
 
 
 @dataclass
@@ -101,6 +108,7 @@ class ParseRun:
         self.retry_after: int | None = None
         self.interrupted = False  # stopped by SIGINT/SIGTERM (CLI) or cancellation / Ctrl+C (Python API)
         self.last_save = clock()
+        self.checkpoint_records = checkpoint_records()
 
     async def execute(self) -> dict[str, Any]:
         # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
@@ -301,9 +309,9 @@ class ParseRun:
         self._after_commit()
 
     def _after_commit(self) -> None:
-        """Checkpoint policy after records were committed: every CHECKPOINT_RECORDS records or
+        """Checkpoint policy after records were committed: every `checkpoint_records` records or
         CHECKPOINT_SEC seconds, whichever comes first (placed media are journaled as they land)."""
-        if self.store.pending_records() >= CHECKPOINT_RECORDS or self.clock() - self.last_save >= CHECKPOINT_SEC:
+        if self.store.pending_records() >= self.checkpoint_records or self.clock() - self.last_save >= CHECKPOINT_SEC:
             self._checkpoint()
 
     def _save(self) -> None:

@@ -12,7 +12,9 @@ only media in flight at a kill was fetched again.
 Kill plan (repeatable): `RELIABILITY_SEED` (default 20261129) fixes the kills (each of the 7 points
 at least twice), the order of the streaming ones, and a v in [0.05, 0.35) per kill. A streaming
 kill's n is v × the passes of its point still ahead, from where the export stands after the previous
-kill (Aim), so kills walk through the whole channel and stay reachable. An early compact kill comes
+kill (Aim), so kills walk through the whole channel and stay reachable; a streaming kill whose point
+has fewer than NEARLY_DONE passes left moves to the point with the most work left (else a run could
+finish the export and leave the remaining kills nothing to hit). An early compact kill comes
 once the next run will start by compacting a journal the last kill left (Schedule); the late one is
 compact_write in the first write of a run's closing compaction. Every kill and its outcome is
 printed, then `RELIABILITY_KILLS=point:n,...`, which replays that exact sequence.
@@ -50,7 +52,10 @@ STREAMING = ("history_page", "media_part", "media_placed", "journal_write", "jou
 JOURNAL = ("journal_write", "journal_synced")
 COMPACT = ("compact_write", "compact_renamed")
 CATEGORIES = STREAMING + COMPACT
-CHECKPOINT_RECORDS = getattr(parse_run, "CHECKPOINT_RECORDS", 1000)
+# messages between checkpoints in these runs (the default, 5,000, is the whole channel: no run would
+# commit history before its end, and the journal would hold messages only at the very end)
+CHECKPOINT_RECORDS = 1000
+NEARLY_DONE = 8  # passes left below which a planned streaming kill moves to the point with most work left
 assert set(CATEGORIES) <= set(fault_points.POINTS)
 
 
@@ -185,8 +190,12 @@ class Aim:
 
     def kill(self, planned: PlannedKill, committed: int, state: checks.KillState, pending: Pending) -> Kill:
         if planned.point in STREAMING:
-            left = self.passes_left(committed, state)[planned.point] * self.ratio[planned.point]
-            return Kill(planned.point, max(1, math.ceil(planned.v * left)))
+            model = self.passes_left(committed, state)
+            left = {p: model[p] * self.ratio[p] for p in STREAMING}
+            point = planned.point
+            if left[point] < NEARLY_DONE:  # would likely not be reached: kill where most work is left
+                point = max(STREAMING, key=lambda p: left[p])
+            return Kill(point, max(1, math.ceil(planned.v * left[point])))
         if planned.point == "compact_write":
             early = 1 + int(planned.v >= 0.2 and pending.writes >= 2)
             return Kill(planned.point, pending.writes + 1 if planned.late else early)
@@ -229,17 +238,19 @@ def test_schedule_puts_compact_kills_where_the_next_run_compacts_first() -> None
 
 def test_aim_stays_within_the_passes_left() -> None:
     fid = (7, "")
-    expected = checks.Expected(1, list(range(1, 1001)), {5: checks.MediaFile(5, fid, 3 * MIB, "0" * 64)})
-    counts = {"history_page": 11, "media_part": 3, "media_placed": 1, "journal_write": 2, "journal_synced": 2}
+    expected = checks.Expected(1, list(range(1, 1001)), {5: checks.MediaFile(5, fid, 10 * MIB, "0" * 64)})
+    counts = {"history_page": 11, "media_part": 10, "media_placed": 1, "journal_write": 2, "journal_synced": 2}
     aim = Aim(counts, expected)
-    start, half, none = checks.KillState(set(), {}), checks.KillState(set(), {fid: 2 * MIB}), Pending()
+    start, part, none = checks.KillState(set(), {}), checks.KillState(set(), {fid: 2 * MIB}), Pending()
     assert aim.kill(PlannedKill("history_page", 0.3), 0, start, none) == Kill("history_page", 4)
-    assert aim.kill(PlannedKill("history_page", 0.3), 900, start, none) == Kill("history_page", 1)
-    assert aim.kill(PlannedKill("media_part", 0.34), 0, start, none).n == 2
-    assert aim.kill(PlannedKill("media_part", 0.34), 0, half, none).n == 1
-    complete = checks.KillState(set(), {fid: 3 * MIB})  # finished before the kill, not yet placed
+    assert aim.kill(PlannedKill("media_part", 0.34), 0, start, none) == Kill("media_part", 4)
+    assert aim.kill(PlannedKill("media_part", 0.34), 0, part, none) == Kill("media_part", 3)  # 8 parts left
+    complete = checks.KillState(set(), {fid: 10 * MIB})  # finished before the kill, not yet placed
     assert aim.passes_left(0, complete)["media_part"] == 0
     assert aim.passes_left(0, complete)["media_placed"] == 1
+    # fewer than NEARLY_DONE passes left: the kill moves to the point with the most work left
+    assert aim.kill(PlannedKill("media_part", 0.3), 0, complete, none) == Kill("history_page", 4)
+    assert aim.kill(PlannedKill("history_page", 0.3), 900, start, none) == Kill("media_part", 3)
     both = Pending(journal=True, messages=True, index=True)
     assert aim.kill(PlannedKill("compact_write", 0.3, late=True), 0, start, both) == Kill("compact_write", 4)
     assert aim.kill(PlannedKill("compact_write", 0.3, late=True), 0, start, none) == Kill("compact_write", 1)
@@ -360,7 +371,8 @@ class Runner:
         root.mkdir(parents=True)
         report, counts = root / "fault-report.txt", root / "fault-counts.json"
         env = cli_env(root, TELEGRAM_PARSER_FAULT_KILL=str(kill) if kill else None,
-                      TELEGRAM_PARSER_FAULT_REPORT=str(report), TELEGRAM_PARSER_FAULT_COUNTS=str(counts))
+                      TELEGRAM_PARSER_FAULT_REPORT=str(report), TELEGRAM_PARSER_FAULT_COUNTS=str(counts),
+                      **{parse_run.CHECKPOINT_RECORDS_ENV: str(CHECKPOINT_RECORDS)})
         first = self.server.requests.count()
         started = time.monotonic()
         proc = run_cli(["parse", "--channel", f"@{USERNAME}", "--mode", "normal", "--output-dir", str(output_dir),

@@ -14,7 +14,7 @@ from testkit.server import make_session
 from tgexport import export_journal
 from tgexport.export_store import ChannelInfo, ExportStore
 from tgexport.parse_options import ParseOptions
-from tgexport.parse_run import CHECKPOINT_RECORDS, CHECKPOINT_SEC
+from tgexport.parse_run import CHECKPOINT_RECORDS, CHECKPOINT_RECORDS_ENV, CHECKPOINT_SEC, checkpoint_records
 
 CHANNEL_ID = 1234500099
 INFO = ChannelInfo(CHANNEL_ID, "ckpt_chan", "Checkpoints")
@@ -56,6 +56,23 @@ def test_a_checkpoint_every_checkpoint_records_records(server_factory: Any, tmp_
     n = CHECKPOINT_RECORDS
     assert journal_entries == [(0, n, n), (n, 2 * n, n), (2 * n, total, 500)]  # the last one by the final save
     assert not (Path(result["export_dir"]) / export_journal.JOURNAL_NAME).exists()  # compacted at the end
+
+
+def test_the_environment_sets_the_records_between_checkpoints(server_factory: Any, tmp_path: Path,
+                                                              journal_entries: list[tuple[int, int, int]],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_PARSER_PAUSE_SCALE", "0")
+    monkeypatch.setenv(CHECKPOINT_RECORDS_ENV, "200")
+    server = server_factory(_scenario(450))
+    _run(make_session(server, tmp_path / "s.session"), tmp_path / "out", Clock())
+    assert journal_entries == [(0, 200, 200), (200, 400, 200), (400, 450, 50)]
+
+
+@pytest.mark.parametrize(("value", "records"), [("250", 250), ("0", CHECKPOINT_RECORDS), ("-5", CHECKPOINT_RECORDS),
+                                                ("many", CHECKPOINT_RECORDS), ("", CHECKPOINT_RECORDS), ("0.5", 1)])
+def test_checkpoint_records_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, records: int) -> None:
+    monkeypatch.setenv(CHECKPOINT_RECORDS_ENV, value)
+    assert checkpoint_records() == records
 
 
 def test_a_checkpoint_at_least_every_checkpoint_sec(server_factory: Any, tmp_path: Path,

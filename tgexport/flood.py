@@ -87,7 +87,9 @@ class FloodController:
         while True:
             try:
                 if bounded and self.request_timeout:
-                    return await asyncio.wait_for(make_call(), self.request_timeout)
+                    # not wait_for: on 3.11 it drops a stop (cancel) that lands as the call finishes
+                    async with asyncio.timeout(self.request_timeout):
+                        return await make_call()
                 return await make_call()
             except FloodError as exc:
                 await self._wait_or_stop(int(getattr(exc, "seconds", 0) or 0), what)

@@ -267,7 +267,9 @@ class ParseRun:
         try:
             async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
                                            self.progress):
+                signals.raise_if_stopping()
                 await self._process_page(page)
+            signals.raise_if_stopping()
             if self.pipeline is not None:
                 await self.pipeline.drain()
         finally:

@@ -80,6 +80,13 @@ def raise_on_sigterm() -> None:
     install()
 
 
+def raise_if_stopping() -> None:
+    """CancelledError when a stop signal came during `run_stoppable`: a safe point's check, so a stop
+    is honoured even if its cancel was lost on the way (a library that swallows CancelledError)."""
+    if _received and _stop is not None:
+        raise asyncio.CancelledError()
+
+
 async def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
     """Await `coro` as the task a stop signal cancels (at its next await, from the event loop)."""
     global _stop

@@ -140,6 +140,40 @@ def test_second_signal_during_cleanup_stops_it_at_once(tmp_path: Path) -> None:
     assert stderr == "Error: SIGINT during the cleanup after SIGTERM: stopped at once; run again to resume\n"
 
 
+LOST_CANCEL_CHILD = r"""
+import asyncio, sys
+from tgexport import signals
+
+async def work():
+    signals.raise_if_stopping()  # no signal yet: nothing happens
+    print("ready", flush=True)
+    try:
+        await asyncio.sleep(120)
+    except asyncio.CancelledError:
+        print("cancel swallowed", flush=True)  # a library that loses the stop
+    signals.raise_if_stopping()  # the run's next safe point
+    print("ran on", flush=True)
+
+signals.install()
+try:
+    asyncio.run(signals.run_stoppable(work()))
+except asyncio.CancelledError:
+    print("stopped", flush=True)
+    sys.exit(signals.exit_code(signals.received()))
+"""
+
+
+def test_a_stop_whose_cancel_was_lost_is_honoured_at_the_next_safe_point(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", LOST_CANCEL_CHILD], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = finish(proc, timeout=60)
+    assert (proc.returncode, stdout, stderr) == (130, "cancel swallowed\nstopped\n", "")
+
+
 def test_signal_while_resolving_records_the_stop_in_the_existing_export(server_factory, tmp_path: Path) -> None:
     server = server_factory(scenario(CHANNEL_ID, "sigchan", 150, [
         {"kind": "slow", "method": "channels.getChannels", "call": 2, "delay": 120, "times": 1}]))

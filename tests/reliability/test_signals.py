@@ -125,16 +125,22 @@ asyncio.run(signals.run_stoppable(work()))
 """
 
 
-def test_second_signal_during_cleanup_stops_it_at_once(tmp_path: Path) -> None:
-    """The first signal (SIGTERM) cancels the task at its await; the second, inside the cleanup,
-    ends the process right there with the first one's code and one `Error:` line."""
+def _signal_child(code: str, cwd: Path, sig: int) -> tuple[subprocess.Popen[str], str, str]:
+    """Run `code` in a child, send `sig` once it prints `ready`; the child and what it printed after."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", CLEANUP_CHILD], cwd=tmp_path, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     stdout, stderr = finish(proc, timeout=60)
+    return proc, stdout, stderr
+
+
+def test_second_signal_during_cleanup_stops_it_at_once(tmp_path: Path) -> None:
+    """The first signal (SIGTERM) cancels the task at its await; the second, inside the cleanup,
+    ends the process right there with the first one's code and one `Error:` line."""
+    proc, stdout, stderr = _signal_child(CLEANUP_CHILD, tmp_path, signal.SIGTERM)
     assert proc.returncode == 143
     assert stdout == "cleanup started\n"
     assert stderr == "Error: SIGINT during the cleanup after SIGTERM: stopped at once; run again to resume\n"
@@ -164,13 +170,7 @@ except asyncio.CancelledError:
 
 
 def test_a_stop_whose_cancel_was_lost_is_honoured_at_the_next_safe_point(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", LOST_CANCEL_CHILD], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "ready\n"
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = finish(proc, timeout=60)
+    proc, stdout, stderr = _signal_child(LOST_CANCEL_CHILD, tmp_path, signal.SIGINT)
     assert (proc.returncode, stdout, stderr) == (130, "cancel swallowed\nstopped\n", "")
 
 

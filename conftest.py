@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from telegram_test_server import keys
+from telegram_test_server.protocol import keys
 from telegram_test_server.server import TestServer
 from testkit.server import make_session, running_server
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -113,13 +114,19 @@ def storage_error(exc: OSError, where: str | Path | None = None) -> StorageError
     return StorageError(f"{target}: {reason}", path=None if path is None else str(path), errno=exc.errno)
 
 
+DATABASE_LOCKED_TEXT = "database is locked"
+
+
+def is_database_locked(exc: BaseException) -> bool:
+    """True for SQLite's `database is locked` (SQLITE_BUSY), not for other operational errors."""
+    return isinstance(exc, sqlite3.OperationalError) and DATABASE_LOCKED_TEXT in str(exc)
+
+
 def as_parser_error(exc: BaseException) -> ParserError:
     """Map an unexpected exception to a contract error (code + one readable message)."""
     if isinstance(exc, ParserError):
         return exc
     from telethon import errors as tl_errors  # lazy: the CLI loads Telethon only after validation
-
-    from tgexport.connect_retry import is_database_locked
 
     if isinstance(exc, tl_errors.FloodError):
         seconds = int(getattr(exc, "seconds", 0) or 0)

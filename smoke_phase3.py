@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from telegram_test_server.scenario import demo_dict
+from telegram_test_server.world.scenario import demo_dict
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session, running_server, server_call
 from testkit.smoke import run_smoke

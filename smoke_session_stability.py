@@ -34,9 +34,9 @@ from session_lock import (  # noqa: E402
     session_db_path,
 )
 from tests.stability.children import start_ready_child  # noqa: E402
-from tgexport.connect_retry import retry_locked_database  # noqa: E402
-from tgexport.modes import PAUSE_SCALE_ENV  # noqa: E402
-from tgexport.session_db import SQLITE_TIMEOUT_ENV, discard_session, open_session  # noqa: E402
+from tgexport.client.connect import retry_locked_database  # noqa: E402
+from tgexport.config.modes import PAUSE_SCALE_ENV  # noqa: E402
+from tgexport.session.database import SQLITE_TIMEOUT_ENV, discard_session, open_session  # noqa: E402
 
 RACE_WORKERS = 16
 RACE_ROUNDS = 20  # per starting state
@@ -48,7 +48,7 @@ CHILD_TIMEOUT = 30.0
 HOLDER_CODE = r"""
 import asyncio, sys, time
 from session_lock import SessionLock
-from tgexport.signals import raise_on_sigterm
+from tgexport.run.signals import raise_on_sigterm
 raise_on_sigterm()
 lock = SessionLock(sys.argv[1], command="holder")
 lock.acquire()

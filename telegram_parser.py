@@ -9,16 +9,16 @@ from typing import Any, TypeVar
 
 from telethon import TelegramClient, types, utils
 
-from session_lock import SessionLock
-from tgexport import config, session_db
-from tgexport.applog import current_run_id, new_run_id
-from tgexport.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
-from tgexport.channel_ref import parse_channel_ref
-from tgexport.config import Credentials
-from tgexport.connect_retry import retry_locked_database
-from tgexport.flood import AppLogEvents, FloodController, request_timeout_from_env
-from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
-from tgexport.resolver import channel_username, resolve_channel
+from tgexport.session.lock import SessionLock
+from tgexport.client.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
+from tgexport.client.channel_ref import parse_channel_ref
+from tgexport.client.connect import open_client, quiet_disconnect, retry_locked_database
+from tgexport.client.flood import AppLogEvents, FloodController, request_timeout_from_env
+from tgexport.client.resolver import channel_username, resolve_channel
+from tgexport.config import environment as config
+from tgexport.config.applog import current_run_id, new_run_id
+from tgexport.config.environment import Credentials
+from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
 
 log = logging.getLogger("telegram_parser")
 T = TypeVar("T")
@@ -61,20 +61,6 @@ class TelegramParser:
         """Where the two-run sign-in keeps `{created_at, phone, phone_code_hash}`."""
         return self.auth_state_dir / AUTH_STATE_FILE
 
-    async def _open_and_connect(self) -> TelegramClient:
-        """Build the client on the session file and connect; close everything on failure."""
-        session = session_db.open_checked_session(self.session_file, config.require_local_server())
-        client = TelegramClient(
-            session, self.api_id, self._api_hash, flood_sleep_threshold=0, receive_updates=False
-        )
-        try:
-            await client.connect()
-        except BaseException:
-            await _quiet_disconnect(client)
-            session_db.discard_session(session)
-            raise
-        return client
-
     async def connect(self) -> None:
         """Lock the session file, open it (retrying a locked database), connect, sign in if needed.
 
@@ -83,7 +69,8 @@ class TelegramParser:
         if self._lock is not None and not self._lock.held:
             self._lock.acquire()
         try:
-            self.client = await retry_locked_database(self._open_and_connect, sleep=self._sleep, logger=log)
+            self.client = await retry_locked_database(
+                lambda: open_client(self.session_file, self.api_id, self._api_hash), sleep=self._sleep, logger=log)
         except BaseException:
             self._release_lock()
             raise
@@ -96,7 +83,7 @@ class TelegramParser:
         client, self.client = self.client, None
         try:
             if client is not None:
-                await _quiet_disconnect(client)
+                await quiet_disconnect(client)
         finally:
             self._release_lock()
 
@@ -156,7 +143,7 @@ class TelegramParser:
         max_flood_wait: float | None = None,
         on_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Export the channel (delegates to `tgexport.parse_run.run_parse`); returns the `parse` JSON.
+        """Export the channel (delegates to `tgexport.run.parse.run_parse`); returns the `parse` JSON.
 
         `on_result` (added) also gets that JSON, with an `error` key, when the run stops early
         after saving something (RATE_LIMIT, Ctrl+C, errors), so callers can report what was saved.
@@ -184,15 +171,8 @@ class TelegramParser:
         on_result: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Export with already validated `options` (what `parse_channel` builds); returns the `parse` JSON."""
-        from tgexport.parse_run import run_parse
+        from tgexport.run.parse import run_parse
 
         return await run_parse(self._require_client(), options, run_id or current_run_id() or new_run_id(),
                                on_result=on_result)
 
-
-async def _quiet_disconnect(client: TelegramClient) -> None:
-    """Disconnect, ignoring errors of a half-open client."""
-    try:
-        await client.disconnect()
-    except Exception as exc:  # noqa: BLE001 - best effort on the way out
-        log.debug("disconnect failed: %s", exc)

@@ -12,12 +12,13 @@ from typing import Any, NoReturn
 import errors
 import session_lock
 from errors import ConfigError, ParserError, one_line
-from tgexport import config, signals
-from tgexport.applog import AppLogError, new_run_id, open_app_logs
-from tgexport.atomic_json import dump_json_text
-from tgexport.channel_ref import parse_channel_ref
-from tgexport.export_layout import write_result
-from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
+from tgexport.client.channel_ref import parse_channel_ref
+from tgexport.config import environment as config
+from tgexport.config.applog import AppLogError, new_run_id, open_app_logs
+from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
+from tgexport.core.atomic_json import dump_json_text
+from tgexport.run import signals
+from tgexport.store.layout import write_result
 
 log = logging.getLogger("telegram_parser_skill")
 COMMANDS = ("channels", "resolve", "parse")

@@ -135,8 +135,8 @@ def profile_parser(server: Server, root: Path, out_dir: Path) -> dict[str, str]:
 
 def media_totals() -> tuple[int, int]:
     """(files, bytes) of @bench_media, read from the scenario itself."""
-    from telegram_test_server.scenario import load_scenario
-    from telegram_test_server.world import World
+    from telegram_test_server.world.scenario import load_scenario
+    from telegram_test_server.world.state import World
 
     world = World(load_scenario(BENCH_DIR / "scenarios" / "bench.json"))
     state = world.channel(MEDIA_CHANNEL)

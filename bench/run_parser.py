@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import telegram_parser  # noqa: E402, F401 - imported here so import time stays outside the clock
 import telegram_parser_skill  # noqa: E402
-import tgexport.parse_run  # noqa: E402, F401 - telegram_parser imports it lazily, on the first parse
+import tgexport.run.parse  # noqa: E402, F401 - telegram_parser imports it lazily, on the first parse
 
 
 class CountingStdout(io.RawIOBase):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from telethon.errors import RPCError
 
-from .session_file import SessionError, make_session
+from telegram_test_server.session_file import SessionError, make_session
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    from .server import TestServer
+    from telegram_test_server.server import TestServer
 
     scenario = args.scenario if args.scenario == "demo" else Path(args.scenario)
     server = TestServer(scenario, host=args.host, port=args.port, request_log=args.request_log,

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .auth_store import AuthKeyStore, atomic_write_json
-from .mtproto import Connection, Core
-from .request_log import RequestLog
-from .rpc import Api
+from telegram_test_server.protocol.auth_store import AuthKeyStore, atomic_write_json
+from telegram_test_server.protocol.mtproto import Connection, Core
+from telegram_test_server.protocol.request_log import RequestLog
+from telegram_test_server.protocol.rpc import Api
 
 log = logging.getLogger(__name__)
 DEFAULT_DC_ID = 2
@@ -19,8 +19,8 @@ DEFAULT_DC_ID = 2
 
 def _build_api(scenario: Any) -> tuple[Any, Api]:
     """The real world and handlers (H2's modules) for a scenario source (path, dict, "demo", Scenario)."""
-    from .api import make_api
-    from .world import World
+    from telegram_test_server.api import make_api
+    from telegram_test_server.world.state import World
 
     world = World(scenario)
     return world, make_api(world)

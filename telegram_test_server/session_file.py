@@ -10,7 +10,7 @@ from telethon import TelegramClient
 from telethon.errors import SessionPasswordNeededError
 from telethon.sessions import SQLiteSession
 
-from . import keys
+from telegram_test_server.protocol import keys
 
 DUMMY_API_ID = 12345
 DUMMY_API_HASH = "0123456789abcdef0123456789abcdef"
@@ -41,7 +41,7 @@ def read_ready(ready: str | Path | dict[str, Any]) -> dict[str, Any]:
 
 def _defaults() -> tuple[str, str]:
     try:
-        from .scenario import DEFAULT_CODE, DEFAULT_PHONE
+        from telegram_test_server.world.scenario import DEFAULT_CODE, DEFAULT_PHONE
     except ImportError:  # handlers not installed yet: the documented default account
         return _FALLBACK_PHONE, _FALLBACK_CODE
     return DEFAULT_PHONE, DEFAULT_CODE

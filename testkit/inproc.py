@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from testkit.server import open_client
-from tgexport.parse_options import ParseOptions
-from tgexport.parse_run import run_parse
+from tgexport.config.options import ParseOptions
+from tgexport.run.parse import run_parse
 
 
 def generated_channel(channel_id: int, username: str, title: str, count: int,

@@ -15,8 +15,8 @@ from typing import Any
 from telethon import TelegramClient
 from telethon.tl import functions, types
 
-from telegram_test_server import keys
-from telegram_test_server.rpc import CallContext, RpcError
+from telegram_test_server.protocol import keys
+from telegram_test_server.protocol.rpc import CallContext, RpcError
 from telegram_test_server.server import TestServer
 from telegram_test_server.session_file import DUMMY_API_HASH, DUMMY_API_ID, is_loopback
 from telegram_test_server.session_file import make_session as _make_session_async

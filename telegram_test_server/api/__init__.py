@@ -1,8 +1,8 @@
 """API handlers of the test server, one module per TL namespace; `make_api(world)` builds the Api."""
 from __future__ import annotations
 
-from telegram_test_server.rpc import Api
-from telegram_test_server.world import World
+from telegram_test_server.protocol.rpc import Api
+from telegram_test_server.world.state import World
 
 
 def make_api(world: World) -> Api:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from telethon.tl import functions, types
 
-from telegram_test_server import srp
+from telegram_test_server.api import srp
 from telegram_test_server.api.common import self_user
-from telegram_test_server.rpc import CallContext, RpcError
-from telegram_test_server.scenario import Account, normalize_phone
+from telegram_test_server.protocol.rpc import CallContext, RpcError
+from telegram_test_server.world.scenario import Account, normalize_phone
 
 if TYPE_CHECKING:
     from telegram_test_server.api.router import ServerApi

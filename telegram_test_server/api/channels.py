@@ -7,8 +7,8 @@ from telethon.tl import functions, types
 
 from telegram_test_server.api.common import channel_tl, input_channel, readable_channel
 from telegram_test_server.api.render import chats_for, message_tl
-from telegram_test_server.rpc import CallContext, RpcError
-from telegram_test_server.world import ChannelState
+from telegram_test_server.protocol.rpc import CallContext, RpcError
+from telegram_test_server.world.state import ChannelState
 
 if TYPE_CHECKING:
     from telegram_test_server.api.router import ServerApi

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from telethon.tl import types
 from telethon.tl.tlobject import TLObject
 
-from telegram_test_server.rpc import RpcError
-from telegram_test_server.scenario import Account
-from telegram_test_server.world import ChannelState, World
+from telegram_test_server.protocol.rpc import RpcError
+from telegram_test_server.world.scenario import Account
+from telegram_test_server.world.state import ChannelState, World
 
 
 def method_name(request: TLObject) -> str:

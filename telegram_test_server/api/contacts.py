@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from telethon.tl import functions, types
 
 from telegram_test_server.api.common import channel_tl, user_tl
-from telegram_test_server.rpc import CallContext, RpcError
+from telegram_test_server.protocol.rpc import CallContext, RpcError
 
 if TYPE_CHECKING:
     from telegram_test_server.api.router import ServerApi

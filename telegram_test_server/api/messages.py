@@ -7,9 +7,9 @@ from telethon.tl import functions, types
 
 from telegram_test_server.api.common import readable_channel, ts
 from telegram_test_server.api.render import chats_for, message_tl
-from telegram_test_server.paging import MAX_LIMIT, history_page
-from telegram_test_server.rpc import CallContext, RpcError
-from telegram_test_server.world import ChannelState
+from telegram_test_server.protocol.rpc import CallContext, RpcError
+from telegram_test_server.world.paging import MAX_LIMIT, history_page
+from telegram_test_server.world.state import ChannelState
 
 if TYPE_CHECKING:
     from telegram_test_server.api.router import ServerApi

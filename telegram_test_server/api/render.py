@@ -6,10 +6,10 @@ from functools import lru_cache
 
 from telethon.tl import types
 
-from telegram_test_server import media
 from telegram_test_server.api.common import channel_tl, foreign_channel_tl, utc
-from telegram_test_server.scenario import MessageSpec
-from telegram_test_server.world import ChannelState, World
+from telegram_test_server.world import media
+from telegram_test_server.world.scenario import MessageSpec
+from telegram_test_server.world.state import ChannelState, World
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "telegram", "channel", "post", "news", "update", "report",
           "photo", "video", "hello", "world", "test", "data", "paging", "server", "Привет", "мир", "✓", "🙂")

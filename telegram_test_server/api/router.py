@@ -12,8 +12,8 @@ from telethon.tl.tlobject import TLObject, TLRequest
 from telegram_test_server.api import auth, channels, contacts, help, messages, updates, upload, users
 from telegram_test_server.api.common import method_name
 from telegram_test_server.api.render import message_tl
-from telegram_test_server.rpc import CallContext, RpcError
-from telegram_test_server.world import ChannelState, World
+from telegram_test_server.protocol.rpc import CallContext, RpcError
+from telegram_test_server.world.state import ChannelState, World
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from telethon.tl import functions, types
 
-from telegram_test_server import media
-from telegram_test_server.rpc import CallContext, RpcError
+from telegram_test_server.protocol.rpc import CallContext, RpcError
+from telegram_test_server.world import media
 
 if TYPE_CHECKING:
     from telegram_test_server.api.router import ServerApi

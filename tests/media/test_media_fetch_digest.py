@@ -8,7 +8,7 @@ from pathlib import Path
 
 from telethon.tl import types
 
-from tgexport.media_fetch import ALIGN, MAX_PART, WRITE_CHUNK, PartFetcher
+from tgexport.media.fetch import ALIGN, MAX_PART, WRITE_CHUNK, PartFetcher
 
 DATA = bytes(range(256)) * (3 * MAX_PART // 256) + b"tail" * 1000  # 3 full parts and a short one
 

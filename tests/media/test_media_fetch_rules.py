@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telegram_test_server.media import check_part
-from tgexport.media_fetch import ALIGN, MAX_PART, limit_at, part_size_for, resume_offset, window_for
+from telegram_test_server.world.media import check_part
+from tgexport.media.fetch import ALIGN, MAX_PART, limit_at, part_size_for, resume_offset, window_for
 
 
 def _requests(start: int, size: int, part: int) -> list[tuple[int, int]]:

@@ -7,9 +7,9 @@ import pytest
 
 from errors import ConfigError
 from testkit.cli import cli_env, run_cli
-from tgexport.media_download import MediaDownloader
-from tgexport.modes import MODES
-from tgexport.parse_options import ParseOptions
+from tgexport.config.modes import MODES
+from tgexport.config.options import ParseOptions
+from tgexport.media.download import MediaDownloader
 
 
 def test_option_values() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tgexport.media_pipeline import MediaPipeline
+from tgexport.media.pipeline import MediaPipeline
 
 
 class Msg:

@@ -15,7 +15,7 @@ from media_testkit import MIB, doc, parse_args, scenario
 
 from testkit.cli import SCRIPT, cli_env
 from testkit.server import make_session, running_server
-from tgexport.media_progress import DownloadProgress, TerminalProgress
+from tgexport.media.progress import DownloadProgress, TerminalProgress
 
 
 class Log:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from errors import DataFormatError
-from tgexport.atomic_json import atomic_file, dump_json_text, read_json_strict, write_json_atomic
+from tgexport.core.atomic_json import atomic_file, dump_json_text, read_json_strict, write_json_atomic
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -59,7 +59,7 @@ def test_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> Non
     import os
     import stat
 
-    from tgexport.atomic_json import DEFAULT_FILE_MODE
+    from tgexport.core.atomic_json import DEFAULT_FILE_MODE
 
     mask = os.umask(0)
     os.umask(mask)
@@ -75,7 +75,7 @@ def test_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> Non
 def test_temp_files_carry_the_writer_pid_and_the_hook_runs_before_the_rename(tmp_path: Path) -> None:
     import os
 
-    from tgexport.atomic_json import write_bytes_atomic
+    from tgexport.core.atomic_json import write_bytes_atomic
 
     target = tmp_path / "export.json"
     seen: list[list[str]] = []
@@ -88,7 +88,7 @@ def test_temp_files_carry_the_writer_pid_and_the_hook_runs_before_the_rename(tmp
 def test_injected_disk_error_before_writing_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from tgexport import fault_points
+    from tgexport.core import fault_points
 
     target = tmp_path / "state.json"
     write_json_atomic(target, {"last_message_id": 5})
@@ -110,7 +110,7 @@ def test_stale_temps_of_gone_processes_are_removed(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tgexport.atomic_json import remove_stale_temps
+    from tgexport.core.atomic_json import remove_stale_temps
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     names = [f".export.json.{gone.stdout.strip()}.k2j_x.tmp", f".export.json.{os.getpid()}.abc.tmp",

@@ -12,8 +12,8 @@ from errors import AuthError
 from telegram_parser import TelegramParser
 from testkit.cli import DUMMY_API_HASH, DUMMY_API_ID
 from testkit.server import make_session, running_server
-from tgexport.auth import AuthIO
-from tgexport.config import Credentials
+from tgexport.client.auth import AuthIO
+from tgexport.config.environment import Credentials
 
 PHONE, CODE, PASSWORD = "+15557770555", "24680", "console-pass"
 SCENARIO = {

@@ -6,8 +6,8 @@ import re
 import stat
 from pathlib import Path
 
-from tgexport.auth import clear_auth_state, load_code_hash, save_auth_state
-from tgexport.config import Credentials
+from tgexport.client.auth import clear_auth_state, load_code_hash, save_auth_state
+from tgexport.config.environment import Credentials
 
 
 def test_save_load_clear(tmp_path: Path) -> None:

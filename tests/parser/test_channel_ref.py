@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from errors import CONFIG_ERROR, ConfigError
-from tgexport.channel_ref import ChannelRef, parse_channel_ref
+from tgexport.client.channel_ref import ChannelRef, parse_channel_ref
 
 
 @pytest.mark.parametrize(

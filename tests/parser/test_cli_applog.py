@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tgexport import applog
+from tgexport.config import applog
 
 LINE_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}Z) (INFO|WARNING|ERROR) \[([0-9a-f]{8}|-)\] ([\w.]+): (.*)$"

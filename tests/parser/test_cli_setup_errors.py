@@ -14,7 +14,8 @@ import pytest
 
 from errors import ConfigError
 from testkit.cli import cli_env, read_app_log, run_cli
-from tgexport import applog, config
+from tgexport.config import applog
+from tgexport.config import environment as config
 
 LINE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}Z (INFO|WARNING|ERROR) \[[0-9a-f]{8}\] [\w.]+: .*$")
 BAD_BYTES = b"TELEGRAM_API_ID=1\nX=\xff\n"

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tgexport.atomic_json import dump_json_text
-from tgexport.export_layout import EncodedRecords, encode_message, write_result
+from tgexport.core.atomic_json import dump_json_text
+from tgexport.store.layout import EncodedRecords, encode_message, write_result
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 scalar = st.none() | st.booleans() | st.integers(-2**63, 2**63) | text
@@ -31,7 +31,7 @@ def _result(messages: list[dict[str, Any]]) -> dict[str, Any]:
 @given(st.lists(record, max_size=30), st.integers(1, 7))
 def test_streamed_result_is_byte_identical_to_dump_json_text(messages: list[dict[str, Any]], chunk: int,
                                                              ) -> None:
-    import tgexport.export_layout as layout
+    import tgexport.store.layout as layout
 
     saved, layout._RESULT_CHUNK = layout._RESULT_CHUNK, chunk
     try:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from errors import DataFormatError
-from tgexport.atomic_json import dump_json_text
-from tgexport.export_store import ChannelInfo, ExportStore, channel_slug, find_export_dir
+from tgexport.core.atomic_json import dump_json_text
+from tgexport.store.export import ChannelInfo, ExportStore, channel_slug, find_export_dir
 
 CHANNEL = ChannelInfo(42, "my_chan", "My chan")
 T1 = datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
@@ -173,7 +173,7 @@ def test_save_leaves_no_temp_files(tmp_path: Path) -> None:
 
 
 def test_known_channel_finds_an_export_by_username_or_id_without_network(tmp_path: Path) -> None:
-    from tgexport.export_store import known_channel
+    from tgexport.store.export import known_channel
 
     _saved(tmp_path, [1, 2])
     other = tmp_path / "news__2024-01-01_00-00"

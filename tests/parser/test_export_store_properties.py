@@ -6,7 +6,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tgexport.export_store import ChannelInfo, ExportStore, repair_messages
+from tgexport.store.export import ChannelInfo, ExportStore, repair_messages
 
 ids = st.lists(st.integers(min_value=1, max_value=300), max_size=60)
 

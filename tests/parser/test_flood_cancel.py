@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from errors import NetworkError
-from tgexport.flood import FloodController
+from tgexport.client.flood import FloodController
 
 
 class Events:

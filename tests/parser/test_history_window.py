@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from tgexport.history import DateWindow
+from tgexport.history.pages import DateWindow
 
 
 def test_date_to_covers_its_whole_day() -> None:

@@ -15,10 +15,10 @@ from telethon import errors as tl_errors
 from telethon.tl import types
 
 from errors import RateLimitError
-from tgexport.export_log import ExportLog
-from tgexport.flood import FloodController
+from tgexport.client.flood import FloodController
+from tgexport.config.modes import MODES, PAUSE_SCALE_ENV
 from tgexport.media import MediaDownloader
-from tgexport.modes import MODES, PAUSE_SCALE_ENV
+from tgexport.store.log import ExportLog
 
 DATE = datetime(2024, 1, 1, tzinfo=UTC)
 PART = 4096

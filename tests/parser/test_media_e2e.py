@@ -12,13 +12,13 @@ from telethon.tl import types
 
 from errors import RateLimitError
 from testkit.server import make_session, open_client
-from tgexport.export_log import ExportLog
-from tgexport.flood import FloodController
+from tgexport.client.flood import FloodController
+from tgexport.config.modes import MODES, PAUSE_SCALE_ENV
 from tgexport.media import MediaDownloader
-from tgexport.modes import MODES, PAUSE_SCALE_ENV
+from tgexport.store.log import ExportLog
 
 CHANNEL, HASH = 1234567890, 555
-PART = 1024 * 1024  # the part size of our fetcher (tgexport.media_fetch.MAX_PART)
+PART = 1024 * 1024  # the part size of our fetcher (tgexport.media.fetch.MAX_PART)
 ENTITY = types.InputPeerChannel(CHANNEL, HASH)
 
 

@@ -7,7 +7,7 @@ import pytest
 from telethon.tl import types
 
 from tgexport.media import describe_media, kind_for_mime
-from tgexport.media_kind import media_source
+from tgexport.media.kind import media_source
 
 DATE = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tgexport.media_names import (
+from tgexport.media.names import (
     NAME_MAX_BYTES,
     UnsafePathError,
     ext_for_mime,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tgexport.media_download import MEDIA_TIMEOUT_ENV, env_media_timeout
-from tgexport.media_timeout import TIMEOUT_CAP_SEC, media_timeout
+from tgexport.media.download import MEDIA_TIMEOUT_ENV, env_media_timeout
+from tgexport.media.timeout import TIMEOUT_CAP_SEC, media_timeout
 
 MB = 1024 * 1024
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tgexport.archive import archive_path, make_archive
+from tgexport.store.archive import archive_path, make_archive
 
 
 def _export(tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 
 from testkit.cli import cli_env, read_app_log, run_cli
 from testkit.server import make_session, server_call
-from tgexport.archive import TEMP_DIR_NAME
+from tgexport.store.archive import TEMP_DIR_NAME
 
 CHANNEL_ID = 1234567890
 MEDIA = [{"ids": [2], "type": "photo", "size": 30000},

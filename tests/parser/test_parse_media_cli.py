@@ -1,7 +1,7 @@
 """End-to-end: `--max-media-size` through the real CLI in a real (non-dry) run.
 
 The limit is in MiB (`limit * 1024 * 1024` bytes) and skips only media *larger* than it
-(tgexport/media_download.py): a file of exactly the limit is downloaded, one byte more is not.
+(tgexport/media/download.py): a file of exactly the limit is downloaded, one byte more is not.
 """
 from __future__ import annotations
 

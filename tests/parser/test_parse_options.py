@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from errors import ConfigError
-from tgexport.parse_options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
+from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
 
 
 def test_defaults(tmp_path: Path) -> None:

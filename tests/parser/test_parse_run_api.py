@@ -13,9 +13,9 @@ import pytest
 from testkit.inproc import FakeTime as Recorder
 from testkit.inproc import generated_channel, run_parse_inprocess
 from testkit.server import make_session
-from tgexport import export_store
-from tgexport.export_store import ChannelInfo, ExportStore
-from tgexport.parse_options import ParseOptions
+from tgexport.config.options import ParseOptions
+from tgexport.store import export as export_store
+from tgexport.store.export import ChannelInfo, ExportStore
 
 CHANNEL_ID = 1234567890
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from telethon.tl import types
 
-from tgexport.records import CONTRACT_KEYS, action_name, matches_keywords, message_to_record
+from tgexport.records.message import CONTRACT_KEYS, action_name, matches_keywords, message_to_record
 
 PEER = types.PeerChannel(1234)
 WHEN = datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from telegram_test_server import media as server_media
+from telegram_test_server.world import media as server_media
 
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -438,7 +438,7 @@ class Recovered:
 
 def recover(export_dir: Path, scratch: Path, channel: Any) -> Recovered:
     """Open a copy of `export_dir` with the real ExportStore (media hard-linked: never rewritten in place)."""
-    from tgexport.export_store import ExportStore
+    from tgexport.store.export import ExportStore
 
     if scratch.exists():
         shutil.rmtree(scratch)

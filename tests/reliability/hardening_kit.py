@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit.cli import read_app_log
-from tgexport import archive
+from tgexport.store import archive
 
 TEMP_MARKERS = (".tmp", ".part")
 

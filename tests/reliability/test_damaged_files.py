@@ -19,7 +19,7 @@ import pytest
 from errors import DataFormatError
 from testkit.cli import cli_env, read_app_log, run_cli
 from testkit.server import make_session, running_server
-from tgexport.export_store import ChannelInfo, ExportStore
+from tgexport.store.export import ChannelInfo, ExportStore
 
 CHANNEL_ID = 1234500077
 CHANNEL = ChannelInfo(CHANNEL_ID, "damage_chan", "Damage")

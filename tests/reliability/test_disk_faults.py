@@ -24,8 +24,8 @@ from tests.reliability.hardening_kit import (
     snapshot,
     temp_leftovers,
 )
-from tgexport import fault_points
-from tgexport.export_lock import export_lock_path
+from tgexport.core import fault_points
+from tgexport.store.lock import export_lock_path
 
 CHANNEL_ID = 1888000444
 MEDIA = [{"every": 7, "type": "document", "size": 30000, "file_name": "a.bin"},

@@ -23,7 +23,7 @@ from tests.reliability.hardening_kit import (
     snapshot,
     wait_until,
 )
-from tgexport.export_lock import ExportBusy, ExportLock, export_lock_path
+from tgexport.store.lock import ExportBusy, ExportLock, export_lock_path
 
 CHANNEL_ID = 1777000222
 OTHER_ID = 1777000333

@@ -1,4 +1,4 @@
-"""tgexport.fault_points: SIGKILL at the n-th pass of a named point (in a child process), the pass
+"""tgexport.core.fault_points: SIGKILL at the n-th pass of a named point (in a child process), the pass
 counts file, and injected OSErrors at write points."""
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tgexport import fault_points
+from tgexport.core import fault_points
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_VARS = (fault_points.FAULT_ENV, fault_points.REPORT_ENV, fault_points.OSERROR_ENV, fault_points.COUNTS_ENV)
 # Passes history_page five times and media_part once between them; prints each history_page pass it survives.
 CHILD = """
-from tgexport import fault_points
+from tgexport.core import fault_points
 for i in range(1, 6):
     fault_points.hit("media_part")
     fault_points.hit("history_page")

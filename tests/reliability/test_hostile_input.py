@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session, running_server
-from tgexport.archive import archive_members, make_archive
-from tgexport.export_store import _DIR_RE, ChannelInfo, ExportStore, channel_slug, dir_name
-from tgexport.media_store import MediaStore
+from tgexport.media.store import MediaStore
+from tgexport.store.archive import archive_members, make_archive
+from tgexport.store.export import _DIR_RE, ChannelInfo, ExportStore, channel_slug, dir_name
 
 SCENARIO = Path(__file__).resolve().parents[2] / "telegram_test_server" / "scenarios" / "hostile.json"
 KIND_DIRS = {"photo": "photos", "video": "videos", "document": "documents"}
@@ -160,7 +160,7 @@ def test_archives_hold_only_clean_relative_paths(hostile_run) -> None:
         assert {"export.json", "state.json", "media-index.json", "summary.json"} <= set(names)
 
 
-# --- channel_slug (tgexport/export_store.py) ---------------------------------------------------
+# --- channel_slug (tgexport/store/export.py) ---------------------------------------------------
 
 @pytest.mark.parametrize("username, expected", [
     ("../../etc/passwd", "etc_passwd"), ("..\\CON:x", "CON_x"), ("C:\\Windows", "C_Windows"),
@@ -189,7 +189,7 @@ def test_new_channel_never_writes_into_another_channels_dir(tmp_path: Path) -> N
     assert second.export_dir != first.export_dir, "channel 7 would write into channel 5's export"
 
 
-# --- MediaStore.place (tgexport/media_store.py) ------------------------------------------------
+# --- MediaStore.place (tgexport/media/store.py) ------------------------------------------------
 
 def _tmp_file(folder: Path, name: str, data: bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -223,7 +223,7 @@ def test_colliding_fallback_names_never_overwrite(tmp_path: Path) -> None:
     assert sorted((tmp_path / "export" / rel).read_bytes() for rel in rels) == contents
 
 
-# --- archive (tgexport/archive.py) -------------------------------------------------------------
+# --- archive (tgexport/store/archive.py) -------------------------------------------------------------
 
 def test_archive_leaves_out_working_files_and_unportable_names(tmp_path: Path) -> None:
     root = tmp_path / "chan__2024-01-01_00-00"

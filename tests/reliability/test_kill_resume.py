@@ -3,7 +3,7 @@
 One local server serves a 5,000-message channel with media (small files, a few of 1-3 MiB so kills
 land mid-file, identical bytes under different ids for sha256 dedup, polls, service messages).
 An uninterrupted reference run (with `TELEGRAM_PARSER_FAULT_COUNTS`) tells how often a run passes
-each fault point. Then 20 runs on another output dir are each killed by `tgexport.fault_points` at
+each fault point. Then 20 runs on another output dir are each killed by `tgexport.core.fault_points` at
 `<point>:<n>`; after each kill the directory is checked (export_checks.disk_problems), and a copy is
 opened with the real ExportStore (what the next run resumes from). A last run without faults must
 finish (exit 0) with an export equal to the reference, and the server's request log must show that
@@ -37,8 +37,9 @@ import pytest
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session, running_server
 from tests.reliability import export_checks as checks
-from tgexport import fault_points, parse_run
-from tgexport.export_store import ChannelInfo
+from tgexport.core import fault_points
+from tgexport.run import parse as parse_run
+from tgexport.store.export import ChannelInfo
 
 DEFAULT_SEED = 20261129
 KILLS = 20

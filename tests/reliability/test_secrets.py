@@ -21,8 +21,8 @@ import pytest
 from session_lock import SessionLock
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session, running_server
-from tgexport.export_lock import ExportLock
-from tgexport.session_db import open_session
+from tgexport.session.database import open_session
+from tgexport.store.lock import ExportLock
 
 API_HASH = "5ec0a91d0c4e2fb8a6d3c9e7f1b04277"
 PHONE_DIGITS = "491573918264"
@@ -207,7 +207,7 @@ def test_existing_session_is_tightened_on_open(tmp_path: Path) -> None:
 @POSIX
 @pytest.mark.parametrize("make_lock", [
     lambda tmp: SessionLock(tmp / "acc"),  # session_lock.py (hardening helper)
-    lambda tmp: ExportLock(tmp / "out", 1333444555),  # tgexport/export_lock.py (hardening helper)
+    lambda tmp: ExportLock(tmp / "out", 1333444555),  # tgexport/store/lock.py (hardening helper)
 ], ids=["session-lock", "export-lock"])
 def test_lock_files_are_owner_only(tmp_path: Path, make_lock) -> None:
     """Lock files name their owner (PID, host, command): 0600 while held, removed on release."""

@@ -27,7 +27,7 @@ from tests.reliability.hardening_kit import (
     temp_leftovers,
     wait_until,
 )
-from tgexport.export_lock import export_lock_path
+from tgexport.store.lock import export_lock_path
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals to a child process")
 
@@ -106,7 +106,7 @@ def test_second_signal_exits_at_once_and_the_next_run_completes(server_factory, 
 
 CLEANUP_CHILD = r"""
 import asyncio, signal, sys
-from tgexport import signals
+from tgexport.run import signals
 
 async def work():
     try:
@@ -148,7 +148,7 @@ def test_second_signal_during_cleanup_stops_it_at_once(tmp_path: Path) -> None:
 
 LOST_CANCEL_CHILD = r"""
 import asyncio, sys
-from tgexport import signals
+from tgexport.run import signals
 
 async def work():
     signals.raise_if_stopping()  # no signal yet: nothing happens

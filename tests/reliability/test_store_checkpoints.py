@@ -11,10 +11,10 @@ import pytest
 from testkit.inproc import FakeTime as Clock
 from testkit.inproc import generated_channel, run_parse_inprocess
 from testkit.server import make_session
-from tgexport import export_journal
-from tgexport.export_store import ChannelInfo, ExportStore
-from tgexport.parse_options import ParseOptions
-from tgexport.parse_run import CHECKPOINT_RECORDS, CHECKPOINT_RECORDS_ENV, CHECKPOINT_SEC, checkpoint_records
+from tgexport.config.options import ParseOptions
+from tgexport.run.parse import CHECKPOINT_RECORDS, CHECKPOINT_RECORDS_ENV, CHECKPOINT_SEC, checkpoint_records
+from tgexport.store import journal as export_journal
+from tgexport.store.export import ChannelInfo, ExportStore
 
 CHANNEL_ID = 1234500099
 INFO = ChannelInfo(CHANNEL_ID, "ckpt_chan", "Checkpoints")

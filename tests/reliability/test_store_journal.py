@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 from errors import DataFormatError
-from tgexport import export_store, fault_points
-from tgexport.atomic_json import dump_json_text
-from tgexport.export_journal import JOURNAL_NAME
-from tgexport.export_store import ChannelInfo, ExportStore
+from tgexport.core import fault_points
+from tgexport.core.atomic_json import dump_json_text
+from tgexport.store import export as export_store
+from tgexport.store.export import ChannelInfo, ExportStore
+from tgexport.store.journal import JOURNAL_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNEL = ChannelInfo(42, "my_chan", "My chan")
@@ -311,7 +312,7 @@ def test_temp_files_of_dead_processes_are_removed_on_open(tmp_path: Path) -> Non
 # -- write failures ------------------------------------------------------------------------------
 
 def test_a_failed_append_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tgexport import export_journal
+    from tgexport.store import journal as export_journal
 
     store = opened(tmp_path)
     store.append([msg(1)], 0)
@@ -367,7 +368,7 @@ SCRIPT = textwrap.dedent("""
     from datetime import UTC, datetime
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    from tgexport.export_store import ChannelInfo, ExportStore
+    from tgexport.store.export import ChannelInfo, ExportStore
     sys.path.insert(0, {tests!r})
     from test_store_journal import msg, place, SHA
     store = ExportStore.open(Path({out!r}), ChannelInfo(42, "my_chan", "My chan"))

@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tgexport.export_journal import JOURNAL_NAME
-from tgexport.export_layout import encode_message, export_bytes, message_lines
-from tgexport.export_store import ChannelInfo, ExportStore
+from tgexport.store.export import ChannelInfo, ExportStore
+from tgexport.store.journal import JOURNAL_NAME
+from tgexport.store.layout import encode_message, export_bytes, message_lines
 
 CHANNEL = ChannelInfo(9, "prop", "Prop")
 
@@ -100,7 +100,7 @@ def test_reopen_after_a_kill_at_any_journal_byte_equals_the_committed_prefix(ops
 @given(st.lists(st.integers(1, 10**6), unique=True, max_size=8), st.lists(st.integers(1, 10**6), max_size=5),
        st.text(max_size=20))
 def test_export_bytes_equal_a_full_dump_and_splice(old_ids: list[int], new_ids: list[int], title: str) -> None:
-    from tgexport.atomic_json import dump_json_text
+    from tgexport.core.atomic_json import dump_json_text
 
     info = {"id": 1, "username": None, "title": title}
     old = [record(i) for i in sorted(old_ids)]

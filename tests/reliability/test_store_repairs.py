@@ -12,8 +12,8 @@ import pytest
 
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session, server_call
-from tgexport import fault_points
-from tgexport.atomic_json import dump_json_text
+from tgexport.core import fault_points
+from tgexport.core.atomic_json import dump_json_text
 
 CHANNEL_ID = 1234500088
 MEDIA = [{"ids": [2], "type": "photo", "size": 3000},

@@ -9,7 +9,7 @@ import pytest
 from telethon import errors
 from telethon.tl import functions
 
-from telegram_test_server.scenario import DEFAULT_CODE, DEFAULT_PHONE, DEFAULT_USER_ID
+from telegram_test_server.world.scenario import DEFAULT_CODE, DEFAULT_PHONE, DEFAULT_USER_ID
 from testkit.server import make_session, open_client
 
 SCENARIO = {

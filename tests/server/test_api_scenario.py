@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from telethon import types
 
-from telegram_test_server.scenario import DEMO_USERNAME, ScenarioError, load_scenario
-from telegram_test_server.world import World
+from telegram_test_server.world.scenario import DEMO_USERNAME, ScenarioError, load_scenario
+from telegram_test_server.world.state import World
 from testkit.server import make_session, open_client, server_call
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "telegram_test_server" / "scenarios"
@@ -147,7 +147,7 @@ def test_warmed_cache_serves_the_same_bytes_as_lazy_pages() -> None:
     from telethon.tl.types import InputPeerChannel
 
     from telegram_test_server.api import make_api
-    from telegram_test_server.rpc import CallContext
+    from telegram_test_server.protocol.rpc import CallContext
 
     async def pages(warm: bool) -> list[bytes]:
         world = World("demo")

@@ -11,8 +11,8 @@ from telethon.network import ConnectionTcpAbridged, ConnectionTcpFull, Connectio
 from telethon.sessions import SQLiteSession
 from telethon.tl.functions import ReqDHParamsRequest, ReqPqMultiRequest
 
-from telegram_test_server import keys
-from telegram_test_server.handshake import Handshake, HandshakeError
+from telegram_test_server.protocol import keys
+from telegram_test_server.protocol.handshake import Handshake, HandshakeError
 from testkit.server import MiniApi, address_only_session, make_session, open_client, server_call
 
 

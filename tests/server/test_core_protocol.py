@@ -18,7 +18,7 @@ from telethon.tl.functions.users import GetUsersRequest
 from telethon.tl.tlobject import TLRequest
 from telethon.tl.types import DestroySessionNone, FutureSalts, InputUser, InputUserSelf, Pong, User
 
-from telegram_test_server.rpc import DropConnection, RpcError
+from telegram_test_server.protocol.rpc import DropConnection, RpcError
 from testkit.server import MiniApi, make_session, open_client, server_call
 
 

@@ -13,7 +13,7 @@ from telethon.tl.functions.messages import GetHistoryRequest
 from telethon.tl.functions.upload import GetFileRequest
 from telethon.tl.types import CodeSettings, InputDocumentFileLocation, InputPeerChannel
 
-from telegram_test_server.request_log import method_name, params_of
+from telegram_test_server.protocol.request_log import method_name, params_of
 from testkit.server import MiniApi, make_session, open_client, running_server, server_call
 
 

@@ -10,7 +10,7 @@ from telethon.crypto import AuthKey
 from telethon.network.mtprotostate import MTProtoState
 from telethon.tl.types import Pong
 
-from telegram_test_server import envelope, transport
+from telegram_test_server.protocol import envelope, transport
 
 
 def _read_back(raw: bytes, count: int) -> tuple[str, list[bytes]]:

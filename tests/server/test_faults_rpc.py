@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from telethon import errors
 
-from telegram_test_server.faults import Faults, MediaTarget
-from telegram_test_server.rpc import DropConnection, RpcError
+from telegram_test_server.protocol.rpc import DropConnection, RpcError
+from telegram_test_server.world.faults import Faults, MediaTarget
 from testkit.server import make_session, open_client
 
 CHANNEL = {"id": 1700000001, "username": "faulty", "generate": {"count": 250}}

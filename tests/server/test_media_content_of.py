@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from telegram_test_server.scenario import ScenarioError, load_scenario
+from telegram_test_server.world.scenario import ScenarioError, load_scenario
 from testkit.server import make_session, open_client, running_server, server_call
 
 KIB = 1024

@@ -11,7 +11,7 @@ import pytest
 from telethon import errors, types
 from telethon.tl import functions
 
-from telegram_test_server import media
+from telegram_test_server.world import media
 from testkit.server import make_session, open_client, running_server
 
 KIB, MIB = 1024, 1024 * 1024

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telethon import TelegramClient
 
-from telegram_test_server.paging import history_page
 from telegram_test_server.session_file import DUMMY_API_HASH, DUMMY_API_ID
+from telegram_test_server.world.paging import history_page
 from testkit.server import make_session, running_server
 
 START = 1_700_000_000

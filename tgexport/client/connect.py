@@ -1,0 +1,82 @@
+"""Client construction and connect: a Telethon client on the checked session file, retried while the
+session's SQLite database is locked."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from telethon import TelegramClient
+
+import errors
+from errors import is_database_locked
+from tgexport.config.environment import require_local_server
+from tgexport.config.modes import backoff_delay
+from tgexport.session import database as session_db
+
+T = TypeVar("T")
+log = logging.getLogger("tgexport.client.connect")
+
+DEFAULT_RETRIES = 5
+async def retry_locked_database(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    retries: int = DEFAULT_RETRIES,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    logger: logging.Logger,
+) -> T:
+    """Await `operation()`, retrying up to `retries` times while it raises `database is locked`.
+
+    `operation` must build the client and connect, and must close what it opened when it
+    fails (see `tgexport.session.database.discard_session`), or its own open SQLite connection can
+    keep the database locked. Exhausted retries raise `errors.SessionLockedError`.
+    """
+    if retries < 0:
+        raise ValueError("retries must be >= 0")
+    attempt = 0
+    while True:
+        try:
+            result = await operation()
+        except sqlite3.OperationalError as exc:
+            if not is_database_locked(exc):
+                raise
+            attempt += 1
+            if attempt > retries:
+                raise errors.SessionLockedError(
+                    f"session database is locked by another program ({exc}) after {attempt} attempt(s); "
+                    "close other programs that use this session file or try again later",
+                    attempts=attempt,
+                ) from exc
+            delay = backoff_delay(attempt)
+            logger.warning(
+                "connect database is locked, retry %d/%d in %g s: %s", attempt, retries, delay, exc
+            )
+            await sleep(delay)
+            continue
+        if attempt:
+            logger.info("connect succeeded after %d attempt(s)", attempt + 1)
+        return result
+
+
+async def open_client(session_file: str, api_id: int, api_hash: str) -> TelegramClient:
+    """Build a client on the session file (loopback-checked when required) and connect it; on failure
+    everything opened is closed again (the SQLite connection too, so a retry is not blocked by it)."""
+    session = session_db.open_checked_session(session_file, require_local_server())
+    client = TelegramClient(session, api_id, api_hash, flood_sleep_threshold=0, receive_updates=False)
+    try:
+        await client.connect()
+    except BaseException:
+        await quiet_disconnect(client)
+        session_db.discard_session(session)
+        raise
+    return client
+
+
+async def quiet_disconnect(client: TelegramClient) -> None:
+    """Disconnect, ignoring errors of a half-open client."""
+    try:
+        await client.disconnect()
+    except Exception as exc:  # noqa: BLE001 - best effort on the way out
+        log.debug("disconnect failed: %s", exc)

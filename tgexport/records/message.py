@@ -1,0 +1,131 @@
+"""Telethon `Message` → the plain message dict of export.json (Telethon types stop here).
+
+Contract keys: id, date, text, media_files, forwarded, reply_to_msg_id, views, forwards.
+Documented additions: `poll` (question, answers, totals) on poll messages, whose `text` is
+the question when the message has no text of its own; `service` (`{"action": ...}`) on
+service messages, whose `text` is "".
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from telethon.tl import types
+
+from tgexport.core.timeutil import utc_iso
+
+_REPLY_HEADER = types.MessageReplyHeader
+CONTRACT_KEYS = ("id", "date", "text", "media_files", "forwarded", "reply_to_msg_id", "views", "forwards")
+
+
+def _iso(moment: Any) -> str | None:
+    return utc_iso(moment) if moment is not None else None
+
+
+def _plain(text: Any) -> str:
+    """A `TextWithEntities` or str → str ("" for None)."""
+    if text is None:
+        return ""
+    return text if isinstance(text, str) else str(getattr(text, "text", "") or "")
+
+
+def _forwarded(fwd: Any) -> dict[str, Any] | None:
+    if fwd is None:
+        return None
+    return {
+        "from_name": fwd.from_name,
+        "date": _iso(fwd.date),
+        "channel_post_id": fwd.channel_post,
+        "post_author": fwd.post_author,
+    }
+
+
+def _reply_to(reply: Any) -> int | None:
+    if isinstance(reply, types.MessageReplyHeader):
+        return reply.reply_to_msg_id
+    return None
+
+
+def poll_dict(media: types.MessageMediaPoll) -> dict[str, Any]:
+    """`{"question", "answers": [{"text", "voters"}], "total_voters", "closed", "quiz", "multiple_choice"}`."""
+    poll = media.poll
+    results = media.results
+    votes = {r.option: r.voters for r in (getattr(results, "results", None) or [])}
+    return {
+        "question": _plain(poll.question),
+        "answers": [{"text": _plain(a.text), "voters": votes.get(a.option)} for a in poll.answers],
+        "total_voters": getattr(results, "total_voters", None),
+        "closed": bool(poll.closed),
+        "quiz": bool(poll.quiz),
+        "multiple_choice": bool(poll.multiple_choice),
+    }
+
+
+def action_name(action: Any) -> str:
+    """`MessageActionPinMessage` → `pin_message` (snake case of the TL name without the prefix)."""
+    name = type(action).__name__.removeprefix("MessageAction") or "unknown"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def service_dict(action: Any) -> dict[str, Any]:
+    """`{"action": name}` plus `title` for actions that carry one (channel create, title edit)."""
+    info: dict[str, Any] = {"action": action_name(action)}
+    title = getattr(action, "title", None)
+    if isinstance(title, str):
+        info["title"] = title
+    return info
+
+
+def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The export.json dict of one `Message`/`MessageService` (Telethon's or its custom subclass).
+
+    Runs once per exported message: plain attribute reads and type() checks, no per-key helpers
+    for the common case (a text message): ≈ 3 µs instead of ≈ 9 (BENCHMARKS.md).
+    """
+    text = getattr(message, "message", None)
+    fwd = getattr(message, "fwd_from", None)
+    reply = getattr(message, "reply_to", None)
+    date = message.date
+    record: dict[str, Any] = {
+        "id": int(message.id),
+        "date": None if date is None else utc_iso(date),
+        "text": text if type(text) is str else _plain(text),
+        "media_files": list(media_files) if media_files else [],
+        "forwarded": None if fwd is None else _forwarded(fwd),
+        "reply_to_msg_id": reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply),
+        "views": getattr(message, "views", None),
+        "forwards": getattr(message, "forwards", None),
+    }
+    if isinstance(message, types.MessageService):
+        record["text"] = ""
+        record["service"] = service_dict(message.action)
+        return record
+    media = getattr(message, "media", None)
+    if media is not None and isinstance(media, types.MessageMediaPoll):
+        record["poll"] = poll_dict(media)
+        if not record["text"]:
+            record["text"] = record["poll"]["question"]
+    return record
+
+
+class KeywordMatcher:
+    """The `--keyword-filter` test, with the keywords casefolded once for the whole run."""
+
+    def __init__(self, keywords: tuple[str, ...]) -> None:
+        self.folded = tuple(word.casefold() for word in keywords)
+
+    def __call__(self, record: dict[str, Any]) -> bool:
+        """True when no keywords are set or the text (or a poll answer) contains any of them, ignoring case."""
+        if not self.folded:
+            return True
+        haystack = record.get("text") or ""
+        poll = record.get("poll")
+        if poll:
+            haystack = "\n".join([haystack, *(a.get("text") or "" for a in poll.get("answers", []))])
+        folded = haystack.casefold()
+        return any(word in folded for word in self.folded)
+
+
+def matches_keywords(record: dict[str, Any], keywords: tuple[str, ...]) -> bool:
+    """One-off `KeywordMatcher(keywords)(record)`; a run builds its matcher once."""
+    return KeywordMatcher(keywords)(record)

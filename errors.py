@@ -18,6 +18,7 @@ PARTIAL_FAILURE = "PARTIAL_FAILURE"
 SESSION_LOCKED = "SESSION_LOCKED"
 STORAGE_ERROR = "STORAGE_ERROR"  # added: a file of the export (or a log) could not be written
 EXPORT_LOCKED = "EXPORT_LOCKED"  # added: another process is writing the same export
+TAKEOUT_DELAY = "TAKEOUT_DELAY"  # added: Telegram waits for the user to confirm a takeout (data export)
 
 EXIT_OK = 0
 EXIT_FATAL = 1

@@ -1,0 +1,123 @@
+"""The CLI's run: app logs, signals, session lock, connect, one command, stdout, exit code (contract 1-9)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import errors
+from errors import ConfigError, ParserError, one_line
+from tgexport.cli.args import build_parser, validate_args
+from tgexport.cli.output import emit, fail, utf8_stdio
+from tgexport.config import environment as config
+from tgexport.config.applog import AppLogError, new_run_id, open_app_logs
+from tgexport.run import signals
+from tgexport.session.lock import SessionLock, SessionLockBusy
+
+log = logging.getLogger("telegram_parser_skill")
+
+
+async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str, stopped: dict[str, Any]) -> Any:
+    """Connect, sign in, run one command, disconnect; returns what goes to stdout as JSON.
+
+    A parse that stops early leaves its partial result in `stopped["result"]`.
+    """
+    from tgexport.run.parser import TelegramParser  # Telethon loads only after the arguments are valid
+
+    parser = TelegramParser(
+        cfg.api_id, cfg.api_hash, args.session_file, auth_state_dir=cfg.log_dir,
+        credentials=cfg.credentials, max_flood_wait=args.max_flood_wait,
+        lock_session=False,  # main() already holds the session lock
+    )
+    try:
+        await parser.connect()
+        if args.command == "channels":
+            return await parser.get_available_channels()
+        if args.command == "resolve":
+            return await parser.get_channel_info(args.channel)
+        return await parser.parse_with_options(
+            args.options, run_id=run_id,
+            on_result=lambda result: stopped.update(result=result) if "error" in result else None,
+        )
+    finally:
+        await parser.disconnect()
+
+
+def _exit_code(command: str, result: Any) -> int:
+    if command == "parse" and isinstance(result, dict) and result.get("partial_failure"):
+        log.warning("parse finished with media errors (partial failure)", extra={"error_code": errors.PARTIAL_FAILURE})
+        return errors.EXIT_PARTIAL
+    return errors.EXIT_OK
+
+
+def _run(argv: list[str] | None, run_id: str) -> int:
+    args = build_parser().parse_args(argv)
+    validate_args(args)
+    cfg = config.load_config()
+    log.info("command %s started (session %s)", args.command, args.session_file)
+    lock = SessionLock(args.session_file, command=args.command)
+    stopped: dict[str, Any] = {}
+    try:
+        _acquire(lock, args.lock_wait)
+        result = asyncio.run(signals.run_stoppable(run_command(args, cfg, run_id, stopped)))
+    except BaseException:
+        if "result" in stopped:  # what a stopped parse saved is reported, then the error
+            emit(stopped["result"])
+        raise
+    finally:
+        lock.release()
+    emit(result)
+    code = _exit_code(args.command, result)
+    log.info("command %s finished, exit %d", args.command, code)
+    return code
+
+
+def _acquire(lock: SessionLock, wait: float) -> None:
+    """Take the session lock; with --lock-wait, say in the app log whom we wait for."""
+    try:
+        lock.acquire()
+    except SessionLockBusy as busy:
+        if wait <= 0:
+            raise
+        log.info("session %s is locked by PID %s; waiting up to %g s (--lock-wait)", busy.lock_path, busy.owner_pid, wait)
+        lock.acquire(wait=wait)
+        log.info("session lock acquired after waiting")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0, 1, 2, 130 on SIGINT or 143 on SIGTERM)."""
+    utf8_stdio()
+    run_id = new_run_id()
+    env_file: config.EnvFile | None = None
+    env_error: ConfigError | None = None
+    try:
+        env_file = config.load_env_file()
+    except ConfigError as exc:  # app logs then go where the real environment (or the default) says
+        env_error = exc
+    try:
+        open_app_logs(config.log_dir(), run_id)
+    except AppLogError as exc:  # nothing can be logged: only the one Error line
+        print(f"Error: {one_line((env_error or exc).message)}", file=sys.stderr, flush=True)
+        return errors.EXIT_FATAL
+    if env_error is not None:
+        return fail(env_error)
+    if env_file is not None:
+        env_file.log_warnings(log)
+    signals.install()  # SIGINT/SIGTERM: stop at the next safe point; a second one exits at once
+    logging.raiseExceptions = False  # a log line the disk refuses is dropped, never a traceback on stderr
+    try:
+        return _run(argv, run_id)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        signum = signals.received()
+        code = signals.exit_code(signum)
+        log.warning("interrupted by a signal (%s); exit %d", signals.signal_name(signum), code)
+        print(f"Error: {signals.stop_message(signum)}", file=sys.stderr, flush=True)
+        return code
+    except ParserError as exc:
+        return fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one Error line and exit 1
+        return fail(errors.as_parser_error(exc), exc)
+
+

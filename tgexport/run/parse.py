@@ -22,8 +22,11 @@ from errors import (
     EXTERNAL_API_ERROR,
     PARTIAL_FAILURE,
     RATE_LIMIT,
+    AuthError,
+    NetworkError,
     ParserError,
     RateLimitError,
+    as_parser_error,
     error_code_of,
     is_storage_error,
     one_line,
@@ -265,18 +268,36 @@ class ParseRun:
         if not o.dry_run:
             self.downloader = self._make_downloader(channel)
             self.pipeline = MediaPipeline(self.downloader, self._commit_records)
+        in_history = True  # where an exception comes from: a history request, or the pipeline / a stop
         try:
             async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
                                            self.progress):
+                in_history = False
                 signals.raise_if_stopping()
                 await self._process_page(page)
+                in_history = True
+            in_history = False
             signals.raise_if_stopping()
             if self.pipeline is not None:
                 await self.pipeline.drain()
+        except Exception as exc:
+            if _account_wide(exc):
+                await self._save_fetched(exc, in_history)
+            raise
         finally:
             if self.pipeline is not None:
                 await self.pipeline.cancel()  # a stop: queued downloads end, their part files stay
             self.terminal.close()
+
+    async def _save_fetched(self, exc: Exception, in_history: bool) -> None:
+        """An account-wide stop keeps what was fetched: running downloads finish, queued ones run too
+        when a history request was refused by a FloodWait; their messages are committed."""
+        if self.pipeline is None or not self.pipeline.waiting:
+            return
+        run_queued = in_history and isinstance(as_parser_error(exc), RateLimitError)
+        self.log.info("saving_fetched", reason=error_code_of(exc), waiting=self.pipeline.waiting,
+                      queued_downloads="run" if run_queued else "cancelled")
+        await self.pipeline.settle(run_queued=run_queued)
 
     async def _process_page(self, page: list[Any]) -> None:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
@@ -414,6 +435,12 @@ class ParseRun:
 def _status(exc: BaseException) -> str:
     code = error_code_of(exc)
     return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
+
+
+def _account_wide(exc: Exception) -> bool:
+    """A stop of the whole account, not of this channel: FloodWait over the cap, the connection lost
+    after retries, the sign-in revoked."""
+    return isinstance(as_parser_error(exc), RateLimitError | NetworkError | AuthError)
 
 
 def _interruption(exc: BaseException) -> bool:

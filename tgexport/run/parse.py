@@ -12,7 +12,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +47,6 @@ from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
 from tgexport.store import archive
 from tgexport.store.export import ChannelInfo, ExportStore, known_channel
-from tgexport.store.layout import EncodedRecords
 from tgexport.store.lock import ExportLock
 from tgexport.store.log import ExportLog
 
@@ -89,9 +88,10 @@ class ParseRun:
     """State of one run; `execute()` does the work."""
 
     def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock,
-                 on_result: ResultSink | None = None) -> None:
+                 on_result: ResultSink | None = None, stream_records: bool = False) -> None:
         self.client = client
         self.on_result = on_result
+        self.stream_records = stream_records
         self.options = options
         self.run_id = run_id
         self.sleep = sleep
@@ -105,7 +105,8 @@ class ParseRun:
         self.estimate = Estimate()
         self.max_bytes = limit_bytes(options.max_media_size_mb)
         self.matches = KeywordMatcher(options.keywords)
-        self.new_messages: list[dict[str, Any]] = []
+        self.new_messages: list[dict[str, Any]] = []  # a dry run's records (a real run's stay on disk)
+        self.committed = 0  # records a real run added to the export
         self.downloader: MediaDownloader | None = None
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
@@ -329,7 +330,7 @@ class ParseRun:
 
     def _commit_records(self, records: list[dict[str, Any]], position: int) -> None:
         """The pipeline's commit: records whose media are final (ascending ids), up to scan `position`."""
-        self.new_messages.extend(self.store.append(records, position))
+        self.committed += len(self.store.append(records, position))
         self._after_commit()
 
     def _after_commit(self) -> None:
@@ -355,7 +356,8 @@ class ParseRun:
             "run_at": utc_iso(self.started), "run_id": self.run_id,
             "channel_id": self.store.channel.id, "channel_username": self.store.channel.username,
             "mode": o.mode, "dry_run": dry, "date_from": _day(o.date_from), "date_to": _day(o.date_to),
-            "scanned_messages": self.progress.scanned, "new_messages": len(self.new_messages),
+            "scanned_messages": self.progress.scanned,
+            "new_messages": len(self.new_messages) if dry else self.committed,
             "media_saved": 0 if dry else self._stat("saved"),
             "media_skipped_by_size": self.estimate.over_limit if dry else self._stat("skipped_by_size"),
             "media_dedup_hits": 0 if dry else self._stat("dedup_hits"),
@@ -422,14 +424,20 @@ class ParseRun:
             "new_messages": self._new_messages_out(),
         }
 
-    def _new_messages_out(self) -> list[dict[str, Any]]:
-        """The records added by this run; with their encoded bytes when the store has them all."""
+    def _new_messages_out(self) -> Sequence[dict[str, Any]]:
+        """The records added by this run: read back from export.json, streamed (RecordLines, for
+        `write_result`) or as a list."""
         if self.options.dry_run:
             return self.new_messages
-        encoded = self.store.added_encoded()
-        if len(encoded) != len(self.new_messages):
-            return self.new_messages
-        return EncodedRecords(self.new_messages, encoded)
+        lines = self.store.written_records() if self.committed else None  # not a journal recovered at open
+        if lines is None:
+            return []
+        if self.stream_records:
+            return lines
+        try:
+            return list(lines)
+        finally:
+            lines.close()
 
 
 def _status(exc: BaseException) -> str:
@@ -454,11 +462,14 @@ def _day(value: Any) -> str | None:
 
 async def run_parse(
     client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic,
-    on_result: ResultSink | None = None,
+    on_result: ResultSink | None = None, stream_records: bool = False,
 ) -> dict[str, Any]:
     """Run one `parse` and return the dict printed on stdout (contract section 5).
 
     `on_result` also receives that dict when the run stops early (RATE_LIMIT, Ctrl+C, errors)
     after its export directory is open, with an added `error` key: what was saved is reported.
+    `new_messages` is a list; with `stream_records` a real run gives a RecordLines instead (read
+    from export.json when printed by `write_result`, never held: memory stays flat; close it after).
     """
-    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result).execute()
+    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result,
+                          stream_records=stream_records).execute()

@@ -167,6 +167,9 @@ def render(latest: dict[str, Any]) -> str:
     lines += _section("Media (bench/media_bench.py)" if latest.get("media", {}).get("source") == "media_bench"
                       else "Media (bench/parser_vs_raw.py)", latest.get("media"), media_report)
     lines += _section("Server speed (bench/server_speed.py)", latest.get("server_speed"), speed_table)
+    memory = _load("memory_bench")
+    lines += _section("Flat memory (bench/memory_bench.py, its last run)", memory and memory.load_last(),
+                      memory and memory.table)
     return "\n".join(lines + [END])
 
 

@@ -146,3 +146,21 @@ def test_memory_held_by_the_store_does_not_grow_with_the_records_it_saved(tmp_pa
         tracemalloc.stop()
     assert held[1] - held[0] < 64 * 1024, held  # 12,000 more records saved, no more memory held
     assert json.loads((store.export_dir / "state.json").read_text("utf-8"))["messages_total"] == 16_000
+
+
+def test_a_killed_runs_journal_is_replayed_entry_by_entry(tmp_path: Path) -> None:
+    store = opened(tmp_path)
+    for batch in range(16):
+        store.append([msg(i) for i in range(batch * 1000 + 1, batch * 1000 + 1001)], 0)
+        store.checkpoint()
+    store.close()  # as if killed: the journal stays, the unfinished next export.json is gone
+    gc.collect()
+    tracemalloc.start()
+    try:
+        again = ExportStore.open(tmp_path, CHANNEL, now=T1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert again.repairs[-1].startswith("recovered 16000 message(s)")
+    assert peak < 6 * 1024 * 1024, peak  # one journal entry (1,000 records) at a time, not 16,000
+    assert len(check_consistent(again.export_dir)["messages"]) == 16_000

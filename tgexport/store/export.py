@@ -48,12 +48,11 @@ from tgexport.store.checks import (
 from tgexport.store.journal import (
     JOURNAL_NAME,
     REFUSE,
-    JournalContents,
+    JournalReader,
     JournalWriter,
     lock_existing,
     media_line,
     messages_line,
-    read_journal,
 )
 from tgexport.store.layout import RecordLines, encode_message, export_bytes, message_lines, message_span
 from tgexport.store.next_export import NextExport
@@ -397,18 +396,19 @@ class ExportStore:
         fd = lock_existing(path) if recover else None
         self._read_only = self._read_only or fd is None
         try:
-            contents = read_journal(path, self.channel.id, guard)
-            self._replay(contents)
+            self._replay(JournalReader(path, self.channel.id, guard))
         except BaseException:
+            self._drop_next(None)  # a damaged journal: nothing written, the next export.json's temp removed
             if fd is not None:
                 os.close(fd)
             raise
         self._old_journal_fd = fd
         return fd is not None
 
-    def _replay(self, contents: JournalContents) -> None:
+    def _replay(self, contents: JournalReader) -> None:
+        """Apply each entry as it is read; its records go to the next export.json at once (flat memory)."""
         added = placed = 0
-        for entry in contents.entries:
+        for entry in contents:
             if entry["op"] == "messages":
                 if entry["after"] > self.last_message_id:
                     raise damaged(self.journal_path, f"it continues after message {entry['after']} but the export "

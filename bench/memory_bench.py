@@ -33,6 +33,8 @@ RESULTS = BENCH_DIR / "results" / "memory.json"
 def measure(count: int, root: Path) -> dict[str, Any]:
     """One first export of a `count`-message channel on its own server: peak RSS, wall, bytes."""
     sizes = export_bench.Sizes(memory=(count,))
+    root = root / f"size-{count}"  # one server per size, each with its own ready file
+    root.mkdir()
     scenario = root / f"memory-{count}.json"
     scenario.write_text(json.dumps(export_bench.memory_scenario(sizes)), encoding="utf-8")
     log = root / f"requests-{count}.jsonl"
@@ -41,7 +43,7 @@ def measure(count: int, root: Path) -> dict[str, Any]:
         server_seconds = time.perf_counter() - started
         run = export_bench.Bench(server, RequestCounter(log)).parser(root / f"run-{count}",
                                                                      export_bench.memory_channel(count))
-    shutil.rmtree(root / f"run-{count}", ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
     if run.new_messages != count:
         raise RuntimeError(f"full export of {count}: {run.new_messages} messages exported")
     return {"maxrss_mb": run.maxrss_kb / 1000, "seconds": run.seconds, "server_start_seconds": server_seconds,

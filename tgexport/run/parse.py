@@ -12,7 +12,7 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +47,7 @@ from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
 from tgexport.store import archive
 from tgexport.store.export import ChannelInfo, ExportStore, known_channel
+from tgexport.store.layout import RecordLines
 from tgexport.store.lock import ExportLock
 from tgexport.store.log import ExportLog
 
@@ -424,7 +425,7 @@ class ParseRun:
             "new_messages": self._new_messages_out(),
         }
 
-    def _new_messages_out(self) -> Sequence[dict[str, Any]]:
+    def _new_messages_out(self) -> list[dict[str, Any]] | RecordLines:
         """The records added by this run: read back from export.json, streamed (RecordLines, for
         `write_result`) or as a list."""
         if self.options.dry_run:

@@ -10,6 +10,7 @@ from typing import Any
 
 from testkit.cli import cli_env, run_cli
 from testkit.server import make_session
+from tgexport.core.atomic_json import dump_json_text
 
 CHANNEL_ID = 1234567890
 COUNT = 150  # a first page of 100, then the refused second getHistory
@@ -69,6 +70,7 @@ def test_flood_wait_on_history_saves_the_fetched_page_with_its_media(server_fact
     assert events[-1]["event"] == "run_finished" and events[-1]["data"]["error_code"] == "RATE_LIMIT"
 
     reported = json.loads(proc.stdout)  # stdout lists exactly what was committed
+    assert proc.stdout == dump_json_text(reported)  # streamed from export.json, byte for byte the contract's text
     assert reported["error"]["error_code"] == "RATE_LIMIT"
     assert reported["new_messages"] == export["messages"]
     assert reported["summary"]["new_messages"] == 100 and reported["summary"]["media_saved"] == len(with_media)
@@ -81,3 +83,5 @@ def test_flood_wait_on_history_saves_the_fetched_page_with_its_media(server_fact
     assert server.requests.count("upload.getFile") == len([i for i in ids[100:] if i % 20 == 0])
     final = json.loads((export_dir / "export.json").read_text(encoding="utf-8"))
     assert [m["id"] for m in final["messages"]] == ids
+    result = json.loads(again.stdout)
+    assert again.stdout == dump_json_text(result) and result["new_messages"] == final["messages"][100:]

@@ -1,7 +1,7 @@
 """Flat memory (issue 14): peak RSS of a first export at 100,000 and 1,000,000 messages.
 
 Each size is its own server process (a channel shaped like @bench_history, bench/export_bench.py's
-`_channel`) and one parser run through bench/run_parser.py (`ru_maxrss` at exit, imports included),
+`_channel`) and one parser run through bench/run_parser.py (peak RSS (`VmHWM`) at exit, imports included),
 pauses off. The 1,000,000 case takes minutes (server generation and ~10,000 getHistory pages), so
 it is skipped with `--no-million`; every run writes bench/results/memory.json, the last result that
 BENCHMARKS.md shows (`python bench/report.py --write` renders it with the rest).
@@ -67,7 +67,7 @@ def table(result: dict[str, Any]) -> str:
     big, small = runs.get(str(MILLION)), runs.get(str(SMALL))
     if big is not None:
         peak = big["maxrss_mb"]
-        lines.append(f"| first export of {MILLION:,} | peak RSS (ru_maxrss, MB) | {peak:.0f} | ≤ {PEAK_LIMIT_MB} | "
+        lines.append(f"| first export of {MILLION:,} | peak RSS (VmHWM, MB) | {peak:.0f} | ≤ {PEAK_LIMIT_MB} | "
                      f"{'✔' if peak <= PEAK_LIMIT_MB else '✘'} |")
     if big is not None and small is not None:
         growth = big["maxrss_mb"] - small["maxrss_mb"]

@@ -2,11 +2,15 @@
 checkpoint them to a journal, compact them into export.json / state.json / media-index.json.
 
 - `checkpoint()` appends what was committed since the last checkpoint to `.journal.jsonl`
-  (tgexport/store/journal.py): cost proportional to the new records, never to the export.
+  (tgexport/store/journal.py): cost proportional to the new records, never to the export. The
+  records then go to the next export.json (tgexport/store/next_export.py, a temp file written
+  during the run) and leave memory: a run holds one checkpoint's records at most.
 - `record_media()` journals a placed media file at once (a crash never re-downloads it).
-- `compact()` writes media-index.json, export.json (only when its content changed), then
-  state.json (the commit point), each atomically, and removes the journal. `open()` replays a
-  journal left by a killed run and compacts at once; it also writes the repairs of known damage.
+- `compact()` writes media-index.json, export.json (only when its content changed: the next
+  export.json is finished and renamed), then state.json (the commit point), each atomically, and
+  removes the journal; `written_records()` reads the records it added back from export.json.
+  `open()` replays a journal left by a killed run (one line at a time) and compacts at once; it
+  also writes the repairs of known damage.
 - state.json carries `export_check` (sha256, counts, newest id, channel_info of the export.json
   it was written with): while export.json still has that hash its messages are not parsed until
   a run appends (an unchanged channel reads only state.json and media-index.json).

@@ -1,4 +1,4 @@
-"""Error codes, exit codes and the exception hierarchy of the parser (contract section 9)."""
+"""Error codes, exit codes and the exception hierarchy of the parser (docs/contract.md section 8)."""
 from __future__ import annotations
 
 import asyncio

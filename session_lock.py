@@ -1,4 +1,4 @@
-"""The session lock (contract section 10.1): one process per Telethon session file at a time.
+"""The session lock (docs/contract.md section 9): one process per Telethon session file at a time.
 
 The implementation lives in `tgexport/session/lock.py` (the session lock and the session file's
 naming rule) and `tgexport/core/path_lock.py` (the OS lock machinery it shares with the export

@@ -1,4 +1,4 @@
-"""Smoke test, phase 3: the output contract of `parse` (contract sections 5-7).
+"""Smoke test, phase 3: the output contract of `parse` (docs/contract.md sections 4-6).
 
 Every key and type of the stdout result, export.json, state.json, media-index.json and
 summary.json, and an incremental run that appends exactly the messages added on the server in

@@ -1,4 +1,4 @@
-"""The CLI's run: app logs, signals, session lock, connect, one command, stdout, exit code (contract 1-9)."""
+"""The CLI's run: app logs, signals, session lock, connect, one command, stdout, exit code (docs/contract.md)."""
 from __future__ import annotations
 
 import argparse

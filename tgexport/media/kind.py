@@ -1,4 +1,4 @@
-"""Classify a Telethon message's media and find the file location to download (contract section 6)."""
+"""Classify a Telethon message's media and find the file location to download (docs/contract.md section 5)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

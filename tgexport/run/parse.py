@@ -1,6 +1,6 @@
 """One `parse` run: resolve, scan history, build records, download media, save, summarise, zip.
 
-`run_parse(client, options, run_id)` returns the dict `parse` prints (contract section 5).
+`run_parse(client, options, run_id)` returns the dict `parse` prints (docs/contract.md section 4).
 Committed records go to the export's journal at checkpoints (every CHECKPOINT_RECORDS records or
 CHECKPOINT_SEC seconds, and before every wait); the journal is compacted into the JSON files at the
 end and on every stop (RATE_LIMIT, signals, errors); summary.json and `run_finished` are written on
@@ -429,7 +429,7 @@ async def run_parse(
     client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic,
     on_result: ResultSink | None = None,
 ) -> dict[str, Any]:
-    """Run one `parse` and return the dict printed on stdout (contract section 5).
+    """Run one `parse` and return the dict printed on stdout (docs/contract.md section 4).
 
     `on_result` also receives that dict when the run stops early (RATE_LIMIT, Ctrl+C, errors)
     after its export directory is open, with an added `error` key: what was saved is reported.

@@ -1,4 +1,4 @@
-"""The session lock: one process per Telethon session file at a time (contract section 10.1).
+"""The session lock: one process per Telethon session file at a time (docs/contract.md section 9).
 
 A `PathLock` on `<real session file>.lock`, keyed on the real `.session` file (symlinks
 resolved), plus Telethon's one naming rule for session files (`session_file_name`).

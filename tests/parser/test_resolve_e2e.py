@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli
 from testkit.server import make_session, running_server
 
 ALPHA = {"id": 1111111111, "username": "alpha_news", "title": "Альфа — новости 📰"}
@@ -103,7 +103,7 @@ def test_megagroup_resolves(server, session: str, tmp_path: Path) -> None:
 
 def assert_fails(result, env: dict, code: str, fragment: str) -> None:
     assert result.returncode == 1
-    assert result.stdout == ""
+    json_error(result, code)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.stderr
     assert any(line.endswith(f"error_code={code}") and fragment in line

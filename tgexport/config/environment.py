@@ -168,7 +168,9 @@ def load_api_credentials() -> tuple[int, str]:
     if missing:
         raise ConfigError(
             f"{' and '.join(missing)} not set: put them in the environment or in .env "
-            "(get them at https://my.telegram.org)"
+            "(get them at https://my.telegram.org)",
+            hint="get api_id and api_hash at https://my.telegram.org (API development tools) and set "
+                 "TELEGRAM_API_ID and TELEGRAM_API_HASH in the environment or in .env",
         )
     if not raw_id.isdigit():
         raise ConfigError("TELEGRAM_API_ID must be a positive integer")

@@ -9,9 +9,10 @@ from typing import Any
 import errors
 from errors import ConfigError, ParserError
 from tgexport.cli.args import build_parser, validate_args
-from tgexport.cli.output import emit, fail, report, utf8_stdio
+from tgexport.cli.output import emit, fail, report
 from tgexport.config import environment as config
 from tgexport.config.applog import AppLogError, new_run_id, open_app_logs
+from tgexport.core.platform import utf8_stdio
 from tgexport.run import signals
 from tgexport.session.lock import SessionLock, SessionLockBusy
 

@@ -31,13 +31,6 @@ def report(exc: BaseException, result: Any = None, message: str | None = None) -
     return getattr(exc, "exit_code", 1)
 
 
-def utf8_stdio() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(encoding="utf-8")
-
-
 def emit(result: Any) -> None:
     """Print the command's result as UTF-8 JSON on stdout (messages streamed from their encoded bytes)."""
     sys.stdout.flush()

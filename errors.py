@@ -69,7 +69,8 @@ HINTS = {
                        "delete it as the message says, then run again",
     EXTERNAL_API_ERROR: "Telegram refused the request or something unexpected failed: check the channel and "
                         "the app log (logs/errors.log), then run again",
-    PARTIAL_FAILURE: "the export is saved but some media failed: run the same parse again to retry them",
+    PARTIAL_FAILURE: "the messages and summary are saved, some media failed (media_files[].error); later runs "
+                     "do not retry them: parse into a new --output-dir to fetch them again",
     SESSION_LOCKED: "another process uses this session: run again later, pass --lock-wait SECONDS to wait "
                     "for it, or use another --session-file",
     STORAGE_ERROR: "free disk space or fix the permissions of the path the message names, then run again; "

@@ -5,6 +5,7 @@ any machine; the functions that act on files or streams use the running platform
 - locks: `flock` on POSIX; on Windows `msvcrt.locking` of one byte far past the owner JSON.
 - `replace`: `os.replace`; on Windows a target another process holds open (an antivirus, an
   indexer, a viewer) raises PermissionError for a moment, so it is retried with a bounded back-off.
+- `sync_data`: `fdatasync` where it exists, else `fsync`.
 - `fsync_dir`: makes a rename durable on POSIX; Windows cannot open directories (skipped).
 - `set_mode`: 0600-style modes on POSIX; Windows has no such modes (the folder's ACL decides).
 - `long_path`: Windows paths of 248+ characters get the `\\\\?\\` prefix that lifts the 260 limit.
@@ -97,6 +98,11 @@ def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, system:
             if delay is None:
                 raise
             sleep(delay)
+
+
+def sync_data(fd: int) -> None:
+    """Flush a file's data to disk: `fdatasync` where it exists (Linux), else `fsync` (macOS, Windows)."""
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
 def fsync_dir_supported(system: str | None = None) -> bool:

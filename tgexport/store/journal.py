@@ -52,10 +52,6 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _sync(fd: int) -> None:
-    (getattr(os, "fdatasync", None) or os.fsync)(fd)
-
-
 def try_lock(fd: int) -> bool:
     """Exclusive non-blocking flock on `fd`; False when another open file holds it."""
     if not platform.has_advisory_locks():  # Windows: one writer per export is the export lock's job
@@ -97,7 +93,7 @@ class JournalWriter:
                 _write_all(fd, line[:half])
                 fault_points.hit("journal_write")
                 _write_all(fd, line[half:])
-            _sync(fd)
+            platform.sync_data(fd)
         except BaseException:
             self._undo(fd, start)
             raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import tomllib
@@ -29,16 +30,25 @@ def _build_wheel(workdir: Path) -> Path:
     for name in PACKAGED:
         shutil.copy2(REPO_ROOT / name, source / name)
     shutil.copytree(REPO_ROOT / "tgexport", source / "tgexport", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-build-isolation", "--no-deps", "--no-index",
-                    "-w", str(workdir / "dist"), str(source)], check=True, capture_output=True, timeout=120)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-build-isolation", "--no-deps",
+                            "--no-index", "-w", str(workdir / "dist"), str(source)],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, f"pip wheel failed (setuptools from requirements-dev.txt?):\n{built.stderr}"
     (wheel,) = (workdir / "dist").glob("tg_channel_parser-*.whl")
     return wheel
 
 
 def _install(wheel: Path, env_dir: Path) -> Path:
-    """A fresh venv seeing the system site-packages, the wheel installed into it; returns its bin dir."""
+    """A fresh venv seeing the system site-packages, the wheel installed into it; returns its bin dir.
+
+    When the tests themselves run in a virtual environment, its site-packages (where the pinned
+    dependencies are) is added through a .pth file: `--system-site-packages` only reaches the base."""
     venv.create(env_dir, system_site_packages=True, with_pip=False)
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+    if sys.prefix != sys.base_prefix:
+        purelib = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+        Path(purelib, "outer-venv.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "-q", "--no-deps",
                     "--no-index", str(wheel)], check=True, capture_output=True, timeout=120)
     return bin_dir

@@ -22,10 +22,11 @@ class ContractArgumentParser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see --help)")
 
 
-def build_parser() -> ContractArgumentParser:
-    """Every option of the contract plus --max-flood-wait and --lock-wait."""
+def build_parser(prog: str | None = None) -> ContractArgumentParser:
+    """Every option of the contract plus the added ones (--max-flood-wait, --lock-wait, ...); the usage
+    names `prog`, by default the program run (`telegram_parser_skill.py` or `tg-channel-parser`)."""
     p = ContractArgumentParser(
-        prog="telegram_parser_skill.py",
+        prog=prog,
         description="Export Telegram channels to JSON + media (channels | resolve | parse).",
     )
     p.add_argument("command", choices=COMMANDS, help="what to do")

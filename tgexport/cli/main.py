@@ -4,15 +4,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from typing import Any
 
 import errors
-from errors import ConfigError, ParserError, one_line
+from errors import ConfigError, ParserError
 from tgexport.cli.args import build_parser, validate_args
-from tgexport.cli.output import emit, fail, utf8_stdio
+from tgexport.cli.output import emit, fail, report
 from tgexport.config import environment as config
 from tgexport.config.applog import AppLogError, new_run_id, open_app_logs
+from tgexport.core.platform import utf8_stdio
 from tgexport.run import signals
 from tgexport.session.lock import SessionLock, SessionLockBusy
 
@@ -52,20 +52,15 @@ def _exit_code(command: str, result: Any) -> int:
     return errors.EXIT_OK
 
 
-def _run(argv: list[str] | None, run_id: str) -> int:
+def _run(argv: list[str] | None, run_id: str, stopped: dict[str, Any]) -> int:
     args = build_parser().parse_args(argv)
     validate_args(args)
     cfg = config.load_config()
     log.info("command %s started (session %s)", args.command, args.session_file)
     lock = SessionLock(args.session_file, command=args.command)
-    stopped: dict[str, Any] = {}
     try:
         _acquire(lock, args.lock_wait)
         result = asyncio.run(signals.run_stoppable(run_command(args, cfg, run_id, stopped)))
-    except BaseException:
-        if "result" in stopped:  # what a stopped parse saved is reported, then the error
-            emit(stopped["result"])
-        raise
     finally:
         lock.release()
     emit(result)
@@ -98,26 +93,26 @@ def main(argv: list[str] | None = None) -> int:
         env_error = exc
     try:
         open_app_logs(config.log_dir(), run_id)
-    except AppLogError as exc:  # nothing can be logged: only the one Error line
-        print(f"Error: {one_line((env_error or exc).message)}", file=sys.stderr, flush=True)
-        return errors.EXIT_FATAL
+    except AppLogError as exc:  # nothing can be logged: only the JSON error and the Error line
+        return report(env_error or exc)
     if env_error is not None:
         return fail(env_error)
     if env_file is not None:
         env_file.log_warnings(log)
     signals.install()  # SIGINT/SIGTERM: stop at the next safe point; a second one exits at once
     logging.raiseExceptions = False  # a log line the disk refuses is dropped, never a traceback on stderr
+    stopped: dict[str, Any] = {}  # a stopped parse's saved result: printed instead of the bare error
     try:
-        return _run(argv, run_id)
-    except (KeyboardInterrupt, asyncio.CancelledError):
+        return _run(argv, run_id, stopped)
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         signum = signals.received()
         code = signals.exit_code(signum)
         log.warning("interrupted by a signal (%s); exit %d", signals.signal_name(signum), code)
-        print(f"Error: {signals.stop_message(signum)}", file=sys.stderr, flush=True)
+        report(exc, stopped.get("result"), signals.stop_message(signum))
         return code
     except ParserError as exc:
-        return fail(exc)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one Error line and exit 1
-        return fail(errors.as_parser_error(exc), exc)
+        return fail(exc, result=stopped.get("result"))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one JSON error, one Error line, exit 1
+        return fail(errors.as_parser_error(exc), exc, stopped.get("result"))
 
 

@@ -27,11 +27,15 @@ log = logging.getLogger("tgexport.client.resolver")
 
 def _not_found(ref: ChannelRef) -> ExternalApiError:
     how = "username" if ref.username else "id"
-    return ExternalApiError(f"channel not found: no channel with {how} {ref.describe()} is visible to this account")
+    return ExternalApiError(f"channel not found: no channel with {how} {ref.describe()} is visible to this account",
+                            hint="check the channel's name or id (`channels` lists what this account sees); "
+                                 "running it again unchanged gives the same answer")
 
 
 def _private(ref: ChannelRef) -> ExternalApiError:
-    return ExternalApiError(f"channel {ref.describe()} is private or not accessible to this account")
+    return ExternalApiError(f"channel {ref.describe()} is private or not accessible to this account",
+                            hint="join the channel with this account in a Telegram app (or use an account that "
+                                 "is a member), then run again")
 
 
 async def _input_by_username(client: Any, ref: ChannelRef) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from errors import DataFormatError
-from tgexport.core import fault_points
+from tgexport.core import fault_points, platform
 
 OUTLINE_DEPTH = 2  # objects/arrays this deep are laid out one member per line; deeper ones compact
 
@@ -68,16 +68,17 @@ def atomic_file(path: Path, *, mode: int = DEFAULT_FILE_MODE,
     on any exception removed, so `path` is always the old or the complete new file."""
     path = Path(path)
     fault_points.raise_os_error("json_write", path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    directory = platform.long_path(path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, mode)
+        platform.set_mode(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         if before_rename is not None:
             before_rename()
-        os.replace(tmp_name, path)
+        platform.replace(tmp_name, platform.long_path(path))  # Windows: retried while a reader holds it
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
@@ -85,18 +86,7 @@ def atomic_file(path: Path, *, mode: int = DEFAULT_FILE_MODE,
     fsync_dir(path.parent)
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+fsync_dir = platform.fsync_dir  # make a rename durable (skipped where directories cannot be opened)
 
 
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")

@@ -25,6 +25,7 @@ from errors import (
     ParserError,
     RateLimitError,
     error_code_of,
+    error_json,
     is_storage_error,
     one_line,
     storage_error,
@@ -219,7 +220,7 @@ class ParseRun:
         self._log_finished(summary, exc)
         result = self._result(summary, None)
         message = signals.stop_message(signals.received()) if _interruption(exc) else one_line(exc)
-        result["error"] = {"error_code": error_code_of(exc), "status": _status(exc), "message": message}
+        result["error"] = {"status": _status(exc), **error_json(exc, message)}
         self._report(result)
 
     def _report(self, result: dict[str, Any]) -> dict[str, Any]:

@@ -117,6 +117,22 @@ def _web_page(page: dict, mid: int) -> types.MessageMediaWebPage:
         site_name=page.get("site_name"), title=page.get("title"), description=page.get("description")))
 
 
+def styled_entities(text: str, msg_id: int) -> list[dict]:
+    """Entities of a `styled` generated text: hashtag on `#id`, bold and a text link on the next words."""
+    units = text.encode("utf-16-le")
+    head = len(f"#{msg_id}")
+    words = text[head + 1:].split(" ")
+    out = [{"type": "hashtag", "offset": 0, "length": head}]
+    offset = head + 1
+    for kind, word in zip(("bold", "text_url"), words, strict=False):
+        length = len(word.encode("utf-16-le")) // 2
+        if length and offset + length <= len(units) // 2:
+            link = {"url": f"https://example.org/{msg_id}"} if kind == "text_url" else {}
+            out.append({"type": kind, "offset": offset, "length": length, **link})
+        offset += length + 1
+    return out
+
+
 def build_message(world: World, state: ChannelState, msg: MessageSpec):
     """One message as Telegram sends it in a channel."""
     if msg.service is not None:
@@ -130,7 +146,8 @@ def build_message(world: World, state: ChannelState, msg: MessageSpec):
         reply_to=_reply(msg.reply_to), media=page or _media(world, state, msg),
         views=(msg.views or 0) if counted else None, forwards=(msg.forwards or 0) if counted else None,
         edit_date=utc(msg.edit_date) if msg.edit_date else None, post_author=msg.post_author,
-        entities=[_entity(e) for e in msg.entities] or None, reactions=_reactions(msg.reactions),
+        entities=[_entity(e) for e in (styled_entities(text, msg.id) if msg.styled else msg.entities)] or None,
+        reactions=_reactions(msg.reactions),
         grouped_id=msg.grouped_id, pinned=msg.pinned or None, replies=_replies(msg.replies),
     )
 

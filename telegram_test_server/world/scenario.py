@@ -93,6 +93,7 @@ class MessageSpec:
     pinned: bool = False
     replies: dict[str, Any] | None = None  # {"count", "comments", "channel_id"}
     web_page: dict[str, Any] | None = None  # {"url", "display_url", "site_name", "title", "description"}
+    styled: bool = False  # generated text: entities placed on its words when rendered (generate.entities_every)
 
 
 @dataclass
@@ -383,7 +384,8 @@ def load_message(raw: dict[str, Any], default_date: int) -> MessageSpec:
 # --- generated messages --------------------------------------------------------------------
 
 _GENERATE_KEYS = {"count", "first_id", "gap_every", "deleted", "start_date", "date_step", "text_length",
-                  "views", "reply_every", "forward_every", "poll_every", "service_every", "media"}
+                  "views", "reply_every", "forward_every", "poll_every", "service_every", "media",
+                  "entities_every", "reactions_every", "comments_every", "discussion_id"}
 
 
 def _every(value: int, n: int) -> bool:
@@ -447,12 +449,24 @@ def _generated_message(msg_id: int, date: int, prev: int | None, gen: dict[str, 
     msg.media = media.media_for(msg_id)
     if _every(msg_id, int(gen.get("reply_every", 0))) and prev:
         msg.reply_to = prev
+    _reader_extras(msg, gen)
     every = int(gen.get("forward_every", 0))
     if _every(msg_id, every):
         msg.fwd_from = ({"from_name": "Hidden Sender", "date": date - 86400} if (msg_id // every) % 2 else
                         {"from_channel": 1000000001, "channel_post": msg_id, "post_author": "Original Author",
                          "date": date - 86400})
     return msg
+
+
+def _reader_extras(msg: MessageSpec, gen: dict[str, Any]) -> None:
+    """`entities_every`, `reactions_every`, `comments_every`: what readers see on many real posts."""
+    msg_id = msg.id
+    msg.styled = _every(msg_id, int(gen.get("entities_every", 0)))
+    if _every(msg_id, int(gen.get("reactions_every", 0))):
+        msg.reactions = [{"type": "emoji", "emoji": "👍", "count": 1 + msg_id % 50},
+                         {"type": "emoji", "emoji": "🔥", "count": 1 + msg_id % 7}]
+    if _every(msg_id, int(gen.get("comments_every", 0))):
+        msg.replies = {"count": msg_id % 30, "comments": True, "channel_id": gen.get("discussion_id")}
 
 
 def generate_messages(gen: dict[str, Any]) -> tuple[list[MessageSpec], int, int]:

@@ -11,6 +11,7 @@ Entities the dialect cannot express (see `expressible`) are left out of the Mark
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 TOGGLES = {"bold": "**", "italic": "__", "strike": "~~", "spoiler": "||"}
@@ -27,7 +28,7 @@ _CODE_ESCAPES = frozenset("\\`")
 
 def utf16_index(text: str) -> list[int] | None:
     """Python index of every UTF-16 offset 0..len16 (None when the text is all BMP: identity)."""
-    if text.isascii() or all(ord(ch) < 0x10000 for ch in text):
+    if text.isascii() or len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
         return None
     index: list[int] = []
     for i, ch in enumerate(text):
@@ -39,7 +40,7 @@ def utf16_index(text: str) -> list[int] | None:
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 # --- which entities the Markdown carries ---------------------------------------------------
@@ -63,11 +64,13 @@ def _quote_ok(text16: str, span: tuple[int, int], quotes: list[tuple[int, int]])
     return all(not (s <= end + 1 and start <= e + 1) for s, e in quotes)  # no touching or shared lines
 
 
-def expressible(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def expressible(text: str, entities: list[dict[str, Any]], index: list[int] | None = None,
+                known: bool = False) -> list[dict[str, Any]]:
     """The entities the Markdown carries, in order: known kinds, non-empty, inside the text, and
-    none crossing a code/pre span, a link of another link, or a bold of another bold (etc.)."""
-    size = utf16_len(text)
-    index = utf16_index(text)
+    none crossing a code/pre span, a link of another link, or a bold of another bold (etc.).
+    `index`: `utf16_index(text)` when `known` (computed here otherwise)."""
+    index = index if known else utf16_index(text)
+    size = len(text) if index is None else len(index) - 1
     text16 = text if index is None else None
     kept: list[dict[str, Any]] = []
     literal: list[tuple[int, int]] = []
@@ -88,7 +91,7 @@ def expressible(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any
         group = "link" if kind in LINKS else kind
         same = by_kind.setdefault(group, [])
         if kind in LITERAL:
-            if any(_inside(b, span) for e in kept for b in _bounds(e)):
+            if any(_inside(e["offset"], span) or _inside(e["offset"] + e["length"], span) for e in kept):
                 continue
             if any(lit[0] < span[1] and span[0] < lit[1] for lit in literal):
                 continue
@@ -101,10 +104,6 @@ def expressible(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any
         same.append(span)
         kept.append(entity)
     return kept
-
-
-def _bounds(entity: dict[str, Any]) -> tuple[int, int]:
-    return entity["offset"], entity["offset"] + entity["length"]
 
 
 def _as_units(text: str) -> str:
@@ -135,36 +134,45 @@ def _escape_url(value: str, stop: str) -> str:
     return value.replace("\\", "\\\\").replace(stop, "\\" + stop)
 
 
-def _escaper(pattern: str):
+def _escaper(pattern: str) -> Callable[[str], str]:
+    """A function that puts a backslash before every match (searching first: most text has none)."""
     regex = re.compile(pattern)
-    return lambda segment: regex.sub(lambda m: "\\" + m.group(), segment)
+
+    def escape(segment: str) -> str:
+        return regex.sub(_backslash, segment) if regex.search(segment) else segment
+    return escape
+
+
+def _backslash(match: re.Match[str]) -> str:
+    return "\\" + match.group()
 
 
 _escape_plain = _escaper(r"[\\`*_~|\[\]]|(?<=\n)>|<(?=/?u>)")
 _escape_code = _escaper(r"[\\`]|(?<=\n)>")
-_QUOTE_PREFIX = (-(1 << 62), "> ")  # first at its position: right after the newline
+_QUOTE_KEY = -(1 << 62)  # a quote's `> ` comes first at its position: right after the newline
 
 
-def _events(text: str, kept: list[dict[str, Any]]) -> tuple[dict[int, list], list, list]:
-    """Markers by Python index (sort key: quote prefix, closers innermost first, openers outermost
-    first), quote spans and code spans."""
-    index = utf16_index(text)
-    events: dict[int, list[tuple[int, str]]] = {}
+def _events(kept: list[dict[str, Any]], index: list[int] | None) -> tuple[list, list, list]:
+    """Markers as sorted (Python index, key, marker): a quote's prefix first, then closers innermost
+    first, then openers outermost first; plus the quote spans and the code spans."""
+    events: list[tuple[int, int, str]] = []
     quotes: list[tuple[int, int]] = []
     literal: list[tuple[int, int]] = []
     for order, entity in enumerate(kept):
-        start, end = _bounds(entity)
+        start = entity["offset"]
+        end = start + entity["length"]
         if index is not None:
             start, end = index[start], index[end]
         if entity["type"] == "blockquote":
             quotes.append((start, end))
-            events.setdefault(start, []).append(_QUOTE_PREFIX)
+            events.append((start, _QUOTE_KEY, "> "))
             continue
         opener, closer = _markers(entity)
-        events.setdefault(start, []).append((order, opener))
-        events.setdefault(end, []).append((-order - 1, closer))
+        events.append((start, order, opener))
+        events.append((end, -order - 1, closer))
         if entity["type"] in LITERAL:
             literal.append((start, end))
+    events.sort()
     return events, quotes, literal
 
 
@@ -172,21 +180,39 @@ def to_markdown(text: str, entities: list[dict[str, Any]]) -> str:
     """`text` with `entities` (UTF-16 offsets) rendered in the dialect above; `text` when entities is empty."""
     if not entities:
         return text
-    events, quotes, literal = _events(text, expressible(text, entities))
-    cuts = sorted({0, len(text), *events, *(end for _, end in quotes)})
+    index = utf16_index(text)
+    kept = expressible(text, entities, index, known=True)
+    if not kept:  # only entities Telegram detects by itself (hashtags, URLs, mentions…): escapes alone
+        piece = _escape_plain(text)
+        return "\\" + piece if piece.startswith(">") else piece
+    events, quotes, literal = _events(kept, index)
+    if quotes:
+        events = sorted(events + [(end, _QUOTE_KEY, "") for _, end in quotes])  # cut where a quote ends
     out: list[str] = []
-    for a, b in zip(cuts, cuts[1:] + [None], strict=False):
-        out.extend(marker for _, marker in sorted(events.get(a, ())))
-        if b is None:
-            break
-        code = any(s <= a < e for s, e in literal)
-        piece = (_escape_code if code else _escape_plain)(text[a:b])
-        if piece.startswith(">") and (not out or out[-1].endswith("\n")):
-            piece = "\\" + piece
-        if any(s <= a < e for s, e in quotes):
-            piece = piece.replace("\n", "\n> ")
-        out.append(piece)
+    last = 0
+    plain = not quotes and not literal
+    for pos, _key, marker in [*events, (len(text), 0, "")]:
+        if pos > last:
+            if plain:  # the common case, inline: no code, no quote, only a line start to watch
+                piece = _escape_plain(text[last:pos])
+                out.append("\\" + piece if piece[0] == ">" and (not out or out[-1][-1] == "\n") else piece)
+            else:
+                out.append(_segment(text, last, pos, out, quotes, literal))
+            last = pos
+        if marker:
+            out.append(marker)
     return "".join(out)
+
+
+def _segment(text: str, a: int, b: int, out: list[str], quotes: list, literal: list) -> str:
+    """text[a:b] escaped for where it stands (code or not, quoted or not, at a line start or not)."""
+    code = bool(literal) and any(s <= a < e for s, e in literal)
+    piece = (_escape_code if code else _escape_plain)(text[a:b])
+    if piece[0] == ">" and (not out or out[-1][-1] == "\n"):
+        piece = "\\" + piece
+    if quotes and any(s <= a < e for s, e in quotes):
+        piece = piece.replace("\n", "\n> ")
+    return piece
 
 
 # --- reading it back -----------------------------------------------------------------------

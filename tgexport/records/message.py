@@ -86,53 +86,48 @@ def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = N
     """The export.json dict of one `Message`/`MessageService` (Telethon's or its custom subclass).
 
     Runs once per exported message: plain attribute reads and type() checks, no per-key helpers
-    for the common case (a text message without entities or reactions; BENCHMARKS.md).
+    for the common case (a text message without entities, reactions or media; BENCHMARKS.md).
     `attachments` is the run's reader (one warning per unknown media kind and run).
     """
     text = getattr(message, "message", None)
+    text = text if type(text) is str else _plain(text)
     fwd = getattr(message, "fwd_from", None)
     reply = getattr(message, "reply_to", None)
     date = message.date
-    record: dict[str, Any] = {
-        "id": int(message.id),
-        "date": None if date is None else utc_iso(date),
-        "text": text if type(text) is str else _plain(text),
-        "media_files": list(media_files) if media_files else [],
-        "forwarded": None if fwd is None else _forwarded(fwd),
-        "reply_to_msg_id": reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply),
-        "views": getattr(message, "views", None),
-        "forwards": getattr(message, "forwards", None),
-    }
-    _add_reader_keys(record, message, attachments or _ATTACHMENTS)
-    if isinstance(message, types.MessageService):
-        record["text"] = record["text_markdown"] = ""
-        record["service"] = service_dict(message.action)
-        return record
-    media = getattr(message, "media", None)
-    if media is not None and isinstance(media, types.MessageMediaPoll):
-        record["poll"] = poll_dict(media)
-        if not record["text"]:
-            record["text"] = record["text_markdown"] = record["poll"]["question"]
-    return record
-
-
-def _add_reader_keys(record: dict[str, Any], message: Any, attachments: AttachmentReader) -> None:
-    """READER_KEYS, always present; the absent ones cost an attribute read each."""
     entities = getattr(message, "entities", None)
     edited = getattr(message, "edit_date", None)
     reactions = getattr(message, "reactions", None)
     replies = getattr(message, "replies", None)
     media = getattr(message, "media", None)
-    record["entities"] = entity_dicts(entities) if entities else []
-    record["text_markdown"] = to_markdown(record["text"], record["entities"]) if entities else record["text"]
-    record["edit_date"] = None if edited is None else utc_iso(edited)
-    record["grouped_id"] = getattr(message, "grouped_id", None)
-    record["post_author"] = getattr(message, "post_author", None)
-    record["pinned"] = bool(getattr(message, "pinned", False))
-    record["reactions"] = None if reactions is None else reactions_dict(reactions)
-    record["replies"] = None if replies is None else replies_dict(replies)
-    record["web_page"] = None if media is None else web_page_dict(media)
-    record["attachment"] = None if media is None else attachments(media, int(message.id))
+    found = entity_dicts(entities) if entities else []
+    record: dict[str, Any] = {
+        "id": int(message.id),
+        "date": None if date is None else utc_iso(date),
+        "text": text,
+        "media_files": list(media_files) if media_files else [],
+        "forwarded": None if fwd is None else _forwarded(fwd),
+        "reply_to_msg_id": reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply),
+        "views": getattr(message, "views", None),
+        "forwards": getattr(message, "forwards", None),
+        "entities": found,
+        "text_markdown": to_markdown(text, found) if found else text,
+        "edit_date": None if edited is None else utc_iso(edited),
+        "grouped_id": getattr(message, "grouped_id", None),
+        "post_author": getattr(message, "post_author", None),
+        "pinned": bool(getattr(message, "pinned", False)),
+        "reactions": None if reactions is None else reactions_dict(reactions),
+        "replies": None if replies is None else replies_dict(replies),
+        "web_page": None if media is None else web_page_dict(media),
+        "attachment": None if media is None else (attachments or _ATTACHMENTS)(media, int(message.id)),
+    }
+    if isinstance(message, types.MessageService):
+        record["text"] = record["text_markdown"] = ""
+        record["service"] = service_dict(message.action)
+    elif media is not None and isinstance(media, types.MessageMediaPoll):
+        record["poll"] = poll_dict(media)
+        if not text:
+            record["text"] = record["text_markdown"] = record["poll"]["question"]
+    return record
 
 
 class KeywordMatcher:

@@ -10,6 +10,7 @@ Entities the dialect cannot express (see `expressible`) are left out of the Mark
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -26,17 +27,31 @@ _CODE_ESCAPES = frozenset("\\`")
 
 # --- UTF-16 offsets ------------------------------------------------------------------------
 
-def utf16_index(text: str) -> list[int] | None:
-    """Python index of every UTF-16 offset 0..len16 (None when the text is all BMP: identity)."""
-    if text.isascii() or len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+class Units:
+    """UTF-16 offsets of a text with characters outside the BMP (each is 2 units, 1 Python character)."""
+
+    def __init__(self, text: str, astral: list[int]) -> None:
+        self.starts = [index + n for n, index in enumerate(astral)]  # unit offset of each astral character
+        self.size = len(text) + len(astral)
+
+    def py(self, unit: int) -> int:
+        """The Python index of a unit offset (one inside a surrogate pair: its character's)."""
+        return unit - bisect.bisect_right(self.starts, unit - 2)
+
+    def inside_pair(self, unit: int) -> bool:
+        i = bisect.bisect_left(self.starts, unit - 1)
+        return i < len(self.starts) and self.starts[i] == unit - 1
+
+
+def utf16_index(text: str) -> Units | None:
+    """The unit ↔ index mapping of `text`, or None when every offset is its own index (all BMP)."""
+    if text.isascii():
         return None
-    index: list[int] = []
-    for i, ch in enumerate(text):
-        index.append(i)
-        if ord(ch) >= 0x10000:
-            index.append(i)  # an offset inside a surrogate pair falls back to its character
-    index.append(len(text))
-    return index
+    astral = [m.start() for m in _ASTRAL.finditer(text)]
+    return Units(text, astral) if astral else None
 
 
 def utf16_len(text: str) -> int:
@@ -64,13 +79,13 @@ def _quote_ok(text16: str, span: tuple[int, int], quotes: list[tuple[int, int]])
     return all(not (s <= end + 1 and start <= e + 1) for s, e in quotes)  # no touching or shared lines
 
 
-def expressible(text: str, entities: list[dict[str, Any]], index: list[int] | None = None,
+def expressible(text: str, entities: list[dict[str, Any]], index: Units | None = None,
                 known: bool = False) -> list[dict[str, Any]]:
     """The entities the Markdown carries, in order: known kinds, non-empty, inside the text, and
     none crossing a code/pre span, a link of another link, or a bold of another bold (etc.).
     `index`: `utf16_index(text)` when `known` (computed here otherwise)."""
     index = index if known else utf16_index(text)
-    size = len(text) if index is None else len(index) - 1
+    size = len(text) if index is None else index.size
     text16 = text if index is None else None
     kept: list[dict[str, Any]] = []
     literal: list[tuple[int, int]] = []
@@ -80,7 +95,7 @@ def expressible(text: str, entities: list[dict[str, Any]], index: list[int] | No
         span = (start, start + entity["length"])
         if kind not in EXPRESSIBLE or span[1] <= start or start < 0 or span[1] > size:
             continue
-        if index is not None and any(b and index[b] == index[b - 1] for b in span):
+        if index is not None and (index.inside_pair(span[0]) or index.inside_pair(span[1])):
             continue  # a boundary inside a surrogate pair
         if any(_inside(span[0], lit) or _inside(span[1], lit) or (span == lit) for lit in literal):
             continue
@@ -152,7 +167,7 @@ _escape_code = _escaper(r"[\\`]|(?<=\n)>")
 _QUOTE_KEY = -(1 << 62)  # a quote's `> ` comes first at its position: right after the newline
 
 
-def _events(kept: list[dict[str, Any]], index: list[int] | None) -> tuple[list, list, list]:
+def _events(kept: list[dict[str, Any]], index: Units | None) -> tuple[list, list, list]:
     """Markers as sorted (Python index, key, marker): a quote's prefix first, then closers innermost
     first, then openers outermost first; plus the quote spans and the code spans."""
     events: list[tuple[int, int, str]] = []
@@ -162,7 +177,7 @@ def _events(kept: list[dict[str, Any]], index: list[int] | None) -> tuple[list, 
         start = entity["offset"]
         end = start + entity["length"]
         if index is not None:
-            start, end = index[start], index[end]
+            start, end = index.py(start), index.py(end)
         if entity["type"] == "blockquote":
             quotes.append((start, end))
             events.append((start, _QUOTE_KEY, "> "))

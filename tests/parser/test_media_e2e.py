@@ -135,7 +135,8 @@ def test_downloads_match_server_bytes(env):
         stored = (env.export / item["path"]).read_bytes()
         assert _sha(stored) == _sha(data) == item["sha256"]
         assert item["size"] == len(data) and item["filename"] == item["path"].rsplit("/", 1)[1]
-        assert set(item) == {"type", "path", "filename", "size", "sha256"}
+        timed = {"duration"} if item["type"] == "video" else set()  # videos carry their duration
+        assert set(item) == {"type", "path", "filename", "size", "sha256", *timed}
     assert len(result[1][0]["sha256"]) == 64 and result[1][0]["size"] == 300000  # largest photo size
     assert env.outcomes() == ["success"] * 5 and env.no_temp_files()
     assert env.index == {r[0]["sha256"]: r[0]["path"] for r in result.values() if r}

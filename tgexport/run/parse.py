@@ -41,6 +41,7 @@ from tgexport.history.pages import DateWindow, HistoryReader, ScanProgress
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
 from tgexport.media.pipeline import MediaPipeline
 from tgexport.media.progress import TerminalProgress
+from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
 from tgexport.store import archive
@@ -103,6 +104,7 @@ class ParseRun:
         self.estimate = Estimate()
         self.max_bytes = limit_bytes(options.max_media_size_mb)
         self.matches = KeywordMatcher(options.keywords)
+        self.attachments = AttachmentReader()  # one warning per unknown media kind and run
         self.new_messages: list[dict[str, Any]] = []
         self.downloader: MediaDownloader | None = None
         self.pipeline: MediaPipeline | None = None
@@ -282,7 +284,7 @@ class ParseRun:
     async def _process_page(self, page: list[Any]) -> None:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
         o = self.options
-        kept = [(m, message_to_record(m)) for m in page]
+        kept = [(m, message_to_record(m, attachments=self.attachments)) for m in page]
         kept = [(m, r) for m, r in kept if self.matches(r)]
         infos = {m.id: describe_media(m) for m, _ in kept}
         if self.terminal is not None:
@@ -299,7 +301,7 @@ class ParseRun:
         for message, record in kept:
             info = infos[message.id]
             if info is not None:
-                record["media_files"] = [no_file_item(info.kind, size=info.known_size)]
+                record["media_files"] = [no_file_item(info, size=info.known_size)]
             self.new_messages.append(record)
 
     async def _add_real(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:

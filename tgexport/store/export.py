@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 from errors import ConfigError, DataFormatError
 from tgexport.core import fault_points
 from tgexport.core.atomic_json import (
+    atomic_file,
     dump_json_text,
     parse_json_bytes,
     read_bytes_checked,
@@ -55,7 +57,7 @@ from tgexport.store.journal import (
     messages_line,
     read_journal,
 )
-from tgexport.store.layout import encode_message, export_bytes, message_lines
+from tgexport.store.layout import encode_message, export_bytes, export_parts, message_lines
 
 EXPORT_JSON = "export.json"
 STATE_JSON = "state.json"
@@ -542,20 +544,25 @@ class ExportStore:
         self._drop_journal()
 
     def _write_export(self, now: datetime) -> None:
-        payload = self._export_payload(now)
+        parts = self._export_payload(now)
         if self._backup is not None:
             write_bytes_atomic(self._backup, read_bytes_checked(self.export_json))
             self._backup = None
-        self._write(self.export_json, payload)
+        digest = hashlib.sha256()
+        with atomic_file(self.export_json, before_rename=lambda: fault_points.hit("compact_write")) as handle:
+            for part in parts:  # written piece by piece: the whole file is never held in memory
+                digest.update(part)
+                handle.write(part)
         fault_points.hit("compact_renamed")
         top = self._tail[-1]["id"] if self._tail else self._facts.max_id
-        self._facts = ExportFacts(hashlib.sha256(payload).hexdigest(), self.messages_total(), self.media_total(),
+        self._facts = ExportFacts(digest.hexdigest(), self.messages_total(), self.media_total(),
                                   top, self.channel.as_dict(), ours=True)
         self._tail, self._tail_encoded, self._tail_media, self._journaled = [], [], 0, 0
         self._export_dirty, self._trusted = False, True
 
-    def _export_payload(self, now: datetime) -> bytes:
-        """export.json's bytes: our own file's message lines kept as they are, the tail's added."""
+    def _export_payload(self, now: datetime) -> Iterator[bytes]:
+        """export.json's bytes, in pieces: our own file's message lines kept as they are, the tail's added
+        (the checks run now, the pieces are made as they are written)."""
         self._encode_tail()
         lines = self._tail_encoded
         if self._trusted and self._facts.ours and not self._export_dirty:
@@ -566,9 +573,9 @@ class ExportStore:
             kept = message_lines(raw)
             if kept is not None:
                 lines = [kept, *lines] if kept else lines
-                return export_bytes(self.channel.as_dict(), lines, utc_iso(now), self.messages_total())
+                return export_parts(self.channel.as_dict(), lines, utc_iso(now), self.messages_total())
         base = self.messages[:self._facts.messages_total]
-        return export_bytes(self.channel.as_dict(), [encode_message(m) for m in base] + lines, utc_iso(now),
+        return export_parts(self.channel.as_dict(), [encode_message(m) for m in base] + lines, utc_iso(now),
                             self.messages_total())
 
     @staticmethod

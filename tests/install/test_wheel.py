@@ -54,6 +54,10 @@ def _install(wheel: Path, env_dir: Path) -> Path:
     return bin_dir
 
 
+# One worker builds the wheel once for the whole module; it goes first (slow).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
+
+
 @pytest.fixture(scope="module")
 def command(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("wheel")

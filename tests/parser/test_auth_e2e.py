@@ -144,6 +144,7 @@ def _auth_key(session_path: Path) -> bytes:
         conn.close()
 
 
+@pytest.mark.slow
 def test_secrets_never_in_logs_or_outputs(server, session: str, tmp_path: Path) -> None:
     outputs: list[str] = []
     steps = [

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from testkit.cli import REPO_ROOT, cli_env
 
 
@@ -15,6 +17,7 @@ def run_demo(work: Path, *extra: str) -> subprocess.CompletedProcess[str]:
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
 
 
+@pytest.mark.slow
 def test_demo_exports_then_updates(tmp_path: Path) -> None:
     work = tmp_path / "demo-out"
     first = run_demo(work, "--fresh")

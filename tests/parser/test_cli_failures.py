@@ -83,6 +83,7 @@ def test_flood_wait_under_limit_is_sat_out_and_logged(tmp_path: Path, caplog: py
     assert info.value.retry_after == 61 and slept == [7, 5]
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_network_error(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -184,6 +184,7 @@ def test_expired_reference_stays_expired(env):
 
 @with_scenario([doc(1, 4 * PART, "stall.bin"), doc(2, 1000, "ok.bin")],
                [{"kind": "stall", "message_id": 1, "offset": PART, "times": None}])
+@pytest.mark.slow
 def test_stalled_part_times_out(env, monkeypatch):
     monkeypatch.setenv(PAUSE_SCALE_ENV, "0")
     result = env.run(_all, base_timeout=2.0, per_file=1)

@@ -19,6 +19,7 @@ TOGGLES = {"bold": "**", "italic": "__", "strike": "~~", "spoiler": "||"}
 LITERAL = ("code", "pre")
 LINKS = ("text_url", "mention_name", "custom_emoji")
 EXPRESSIBLE = (*TOGGLES, "underline", *LITERAL, *LINKS, "blockquote")
+_EXPRESSIBLE_SET = frozenset(EXPRESSIBLE)
 USER_URL = "tg://user?id="
 EMOJI_URL = "tg://emoji?id="
 _PLAIN_ESCAPES = frozenset("\\`*_~|[]")
@@ -84,16 +85,21 @@ def expressible(text: str, entities: list[dict[str, Any]], index: Units | None =
     """The entities the Markdown carries, in order: known kinds, non-empty, inside the text, and
     none crossing a code/pre span, a link of another link, or a bold of another bold (etc.).
     `index`: `utf16_index(text)` when `known` (computed here otherwise)."""
+    candidates = [e for e in entities if e.get("type") in _EXPRESSIBLE_SET and e["length"] > 0]
+    if not candidates:  # the common case of Telegram's own entities (hashtags, URLs, mentions)
+        return []
     index = index if known else utf16_index(text)
     size = len(text) if index is None else index.size
     text16 = text if index is None else None
     kept: list[dict[str, Any]] = []
     literal: list[tuple[int, int]] = []
     by_kind: dict[str, list[tuple[int, int]]] = {}
-    for entity in sorted(entities, key=lambda e: (e["offset"], -e["length"])):
-        kind, start = entity.get("type"), entity["offset"]
+    if len(candidates) > 1:
+        candidates.sort(key=_span_order)
+    for entity in candidates:
+        kind, start = entity["type"], entity["offset"]
         span = (start, start + entity["length"])
-        if kind not in EXPRESSIBLE or span[1] <= start or start < 0 or span[1] > size:
+        if start < 0 or span[1] > size:
             continue
         if index is not None and (index.inside_pair(span[0]) or index.inside_pair(span[1])):
             continue  # a boundary inside a surrogate pair
@@ -119,6 +125,10 @@ def expressible(text: str, entities: list[dict[str, Any]], index: Units | None =
         same.append(span)
         kept.append(entity)
     return kept
+
+
+def _span_order(entity: dict[str, Any]) -> tuple[int, int]:
+    return entity["offset"], -entity["length"]
 
 
 def _as_units(text: str) -> str:
@@ -195,8 +205,10 @@ def to_markdown(text: str, entities: list[dict[str, Any]]) -> str:
     """`text` with `entities` (UTF-16 offsets) rendered in the dialect above; `text` when entities is empty."""
     if not entities:
         return text
-    index = utf16_index(text)
-    kept = expressible(text, entities, index, known=True)
+    index, kept = None, []
+    if any(e.get("type") in _EXPRESSIBLE_SET for e in entities):
+        index = utf16_index(text)
+        kept = expressible(text, entities, index, known=True)
     if not kept:  # only entities Telegram detects by itself (hashtags, URLs, mentions…): escapes alone
         piece = _escape_plain(text)
         return "\\" + piece if piece.startswith(">") else piece

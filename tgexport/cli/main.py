@@ -10,7 +10,7 @@ from typing import Any
 import errors
 from errors import ConfigError, ParserError, one_line
 from tgexport.cli.args import build_parser, validate_args
-from tgexport.cli.output import emit, fail, utf8_stdio
+from tgexport.cli.output import emit, emit_line, fail, utf8_stdio
 from tgexport.config import environment as config
 from tgexport.config.applog import AppLogError, new_run_id, open_app_logs
 from tgexport.run import signals
@@ -37,6 +37,10 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
             return await parser.get_available_channels()
         if args.command == "resolve":
             return await parser.get_channel_info(args.channel)
+        if args.batch:
+            from tgexport.run.batch import run_batch
+
+            return await run_batch(parser.client, args.options, args.channels, run_id, emit_line)
         return await parser.parse_with_options(
             args.options, run_id=run_id,
             on_result=lambda result: stopped.update(result=result) if "error" in result else None,
@@ -50,6 +54,19 @@ def _exit_code(command: str, result: Any) -> int:
         log.warning("parse finished with media errors (partial failure)", extra={"error_code": errors.PARTIAL_FAILURE})
         return errors.EXIT_PARTIAL
     return errors.EXIT_OK
+
+
+def _batch_exit_code(outcome: Any) -> int:
+    """0, or 2 with the failed channels named in the app log and on stderr; raises when none succeeded."""
+    code = outcome.exit_code()
+    if outcome.failed:
+        names = ", ".join(channel for channel, _ in outcome.failed)
+        log.warning("%d channel(s) failed: %s", len(outcome.failed), names, extra={"error_code": errors.PARTIAL_FAILURE})
+        print(f"Error: {len(outcome.failed)} channel(s) failed: {one_line(names)} (see their result lines)",
+              file=sys.stderr, flush=True)
+    elif code == errors.EXIT_PARTIAL:
+        log.warning("batch finished with media errors (partial failure)", extra={"error_code": errors.PARTIAL_FAILURE})
+    return code
 
 
 def _run(argv: list[str] | None, run_id: str) -> int:
@@ -68,8 +85,11 @@ def _run(argv: list[str] | None, run_id: str) -> int:
         raise
     finally:
         lock.release()
-    emit(result)
-    code = _exit_code(args.command, result)
+    if args.batch:  # its lines are printed as each channel ends
+        code = _batch_exit_code(result)
+    else:
+        emit(result)
+        code = _exit_code(args.command, result)
     log.info("command %s finished, exit %d", args.command, code)
     return code
 

@@ -1,6 +1,7 @@
 """What the CLI prints: the result as UTF-8 JSON on stdout, and one `Error:` line on stderr per failure."""
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
@@ -38,3 +39,16 @@ def emit(result: Any) -> None:
     sys.stdout.flush()
 
 
+
+
+def emit_line(result: dict[str, Any]) -> None:
+    """Print one result as a single UTF-8 JSON line (JSON Lines: a batch prints one per channel) and flush."""
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    sys.stdout.flush()
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    sys.stdout.flush()

@@ -42,7 +42,7 @@ def parse_channels(args: argparse.Namespace) -> list[str] | None:
             raise ConfigError("--all-channels cannot be combined with --channel or --channels-file")
         return None
     if any(not c for c in given):
-        raise ConfigError("--channel is empty")
+        raise ConfigError("--channel is required for parse (an empty value was given)")
     for channel in given:
         parse_channel_ref(channel)
     if args.channels_file is not None:

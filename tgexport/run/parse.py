@@ -298,7 +298,9 @@ class ParseRun:
 
     async def _read(self, reader: HistoryReader) -> None:
         o = self.options
-        async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to), self.progress):
+        top = self.known.top_message_id if self.known is not None else None
+        window = DateWindow(o.date_from, o.date_to)
+        async for page in reader.pages(self.store.last_message_id, window, self.progress, until_id=top):
             signals.raise_if_stopping()
             await self._process_page(page)
 

@@ -3,13 +3,16 @@ errors, account-wide stops, lists from a file or stdin, `--all-channels`, one-re
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, read_app_log, run_cli, start_cli
 from testkit.server import make_session, running_server
+from tests.reliability.hardening_kit import finish, wait_until
 
 SCENARIO = {
     "channels": [
@@ -118,3 +121,20 @@ def test_flood_wait_mid_batch_stops_saves_and_the_next_run_completes(server, env
     assert again.returncode == 0, again.stderr
     assert [len(o["new_messages"]) for o in lines(again)] == [0, 50, 3]
     assert [o["new_messages"][0]["id"] for o in lines(again)[1:]] == [101, 1]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals to a child process")
+def test_sigterm_mid_batch_reports_the_current_and_the_rest(server, env, tmp_path: Path) -> None:
+    # alpha: getHistory calls 1-2; the server holds beta's first page (call 3) until the signal lands
+    server.world.faults.add({"kind": "slow", "method": "messages.getHistory", "call": 3, "delay": 3600})
+    proc = start_cli(["parse", "--session-file", "acc", "--channel", "batch_alpha", "batch_beta", "batch_pinned"], env)
+    wait_until(lambda: server.requests.count("messages.getHistory") >= 3, "beta's held page", proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = finish(proc)
+    assert proc.returncode == 143, stderr
+    assert stderr == "Error: terminated (SIGTERM)\n"
+    alpha, beta, pinned = (json.loads(line) for line in stdout.splitlines())
+    assert "error" not in alpha and len(alpha["new_messages"]) == 5
+    assert beta["error"] == {"error_code": None, "status": "interrupted", "message": "terminated (SIGTERM)"}
+    assert beta["started"] and beta["summary"]["interrupted"] is True and beta["new_messages"] == []
+    assert pinned == {"channel": "batch_pinned", "started": False, "error": beta["error"]}

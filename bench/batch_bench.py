@@ -59,7 +59,6 @@ class Sizes:
 
 FULL = Sizes()
 QUICK = Sizes(sample=3, repeats=1)
-TINY = Sizes(channels=12, messages=15, new=10, sample=1, repeats=1)  # the test suite's
 
 
 def channel_name(i: int) -> str:

@@ -93,6 +93,16 @@ def test_list_on_stdin_then_unchanged_channels_cost_one_request(server, env) -> 
     for method in ("messages.getHistory", "contacts.resolveUsername", "channels.getChannels", "messages.getDialogs"):
         assert server.requests.count(method) == 0, method
 
+    # Telegram refusing getPeerDialogs only costs the change detection: each channel takes the usual path
+    server.world.faults.add({"kind": "rpc_error", "method": "messages.getPeerDialogs", "code": 400,
+                             "message": "PEER_ID_INVALID"})
+    server.requests.reset()
+    refused = parse(env, "--channels-file", "-", stdin=listing)
+    assert refused.returncode == 0, refused.stderr
+    assert [o["new_messages"] for o in lines(refused)] == [[], [], []]
+    assert server.requests.count("channels.getChannels") == 3 and server.requests.count("messages.getHistory") == 3
+    assert "messages.getPeerDialogs refused" in read_app_log(env)
+
 
 def test_all_channels_names_each_joined_channel(server, env) -> None:
     result = parse(env, "--all-channels", "--dry-run")

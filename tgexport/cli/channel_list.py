@@ -15,7 +15,8 @@ ALL_CHANNELS = "all channels"  # ParseOptions.channel placeholder until the dial
 def read_channel_file(path: str) -> list[str]:
     """Identifiers of a channel list (one a line; blank lines and `#` comments ignored); `-` reads stdin."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).expanduser().read_text(encoding="utf-8-sig")
+        text = sys.stdin.read().lstrip("\ufeff") if path == "-" else Path(path).expanduser().read_text(
+            encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"--channels-file {path}: cannot read it ({reason})") from exc

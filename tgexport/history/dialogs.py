@@ -59,6 +59,8 @@ async def peer_dialogs(client: Any, flood: FloodController, peers: list[types.In
         request = functions.messages.GetPeerDialogsRequest(peers=chunk)
         try:
             result = await flood.call(lambda r=request: client(r), what="messages.getPeerDialogs")
+        except (tl_errors.UnauthorizedError, tl_errors.AuthKeyError):
+            raise  # the sign-in is gone: an account-wide stop, not a refused request
         except tl_errors.RPCError as exc:
             log.warning("messages.getPeerDialogs refused (%s): %d channel(s) resolved one by one", exc, len(chunk))
             continue

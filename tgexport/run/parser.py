@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telethon import TelegramClient, types, utils
+from telethon import TelegramClient, utils
 
 from tgexport.client.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.client.channel_ref import parse_channel_ref
@@ -19,6 +19,7 @@ from tgexport.config import environment as config
 from tgexport.config.applog import current_run_id, new_run_id
 from tgexport.config.environment import Credentials
 from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
+from tgexport.history.dialogs import joined_channels
 from tgexport.session.lock import SessionLock
 
 log = logging.getLogger("telegram_parser")
@@ -97,26 +98,20 @@ class TelegramParser:
             raise RuntimeError("TelegramParser.connect() must be awaited first")
         return self.client
 
+    def _flood(self) -> FloodController:
+        """FloodWaits (logged in the app log) sat out up to `max_flood_wait` s; request deadlines."""
+        return FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep,
+                               request_timeout=request_timeout_from_env())
+
     async def _with_flood_wait(self, make_call: Callable[[], Awaitable[T]], what: str) -> T:
-        """Await `make_call()`, sitting out FloodWaits (logged in the app log) up to `max_flood_wait` s."""
-        flood = FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep,
-                                request_timeout=request_timeout_from_env())
-        return await flood.call(make_call, what=what)
+        """Await `make_call()` through `_flood()`."""
+        return await self._flood().call(make_call, what=what)
 
     async def get_available_channels(self) -> list[dict[str, Any]]:
         """Every channel among the account's dialogs: `{id (marked), username, title}`."""
         client = self._require_client()
-
-        async def collect() -> list[dict[str, Any]]:
-            found: dict[int, dict[str, Any]] = {}
-            async for dialog in client.iter_dialogs():
-                entity = dialog.entity
-                if isinstance(entity, types.Channel):
-                    marked = utils.get_peer_id(entity)
-                    found[marked] = {"id": marked, "username": channel_username(entity), "title": entity.title}
-            return list(found.values())
-
-        return await self._with_flood_wait(collect, "the dialog list")
+        return [{"id": utils.get_peer_id(d.entity), "username": channel_username(d.entity), "title": d.entity.title}
+                for d in await joined_channels(client, self._flood())]
 
     async def get_channel_info(self, channel_identifier: str) -> dict[str, Any]:
         """`{id (bare), username, title}` plus `post_id` when the identifier links a post."""

@@ -159,6 +159,35 @@ class TelegramParser:
         )
         return await self.parse_with_options(options, run_id=run_id, on_result=on_result)
 
+    async def parse_channels(
+        self,
+        channel_identifiers: list[str] | None,
+        output_dir: str | Path,
+        *,
+        run_id: str | None = None,
+        on_line: Callable[[dict[str, Any]], None] | None = None,
+        **options: Any,
+    ) -> list[dict[str, Any]]:
+        """Several channels in one run (None: every joined channel), as `parse --channel A B …` does:
+        returns one result per channel (the CLI's JSON lines, with `channel`, `started`, `error`);
+        `on_line` gets each as its channel ends. `options` are `parse_channel`'s (mode, date_from, …).
+        An account-wide stop (RATE_LIMIT, NETWORK_ERROR, AUTH_ERROR) raises after every line was given."""
+        from tgexport.run.batch import run_batch
+
+        names = None if channel_identifiers is None else [str(c).strip() for c in channel_identifiers]
+        options.setdefault("max_flood_wait", self.max_flood_wait)
+        parse_options = ParseOptions.build(channel=names[0] if names else "all channels", output_dir=output_dir,
+                                           **options)
+        lines: list[dict[str, Any]] = []
+
+        def sink(line: dict[str, Any]) -> None:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line)
+
+        await run_batch(self._require_client(), parse_options, names, run_id or current_run_id() or new_run_id(), sink)
+        return lines
+
     async def parse_with_options(
         self,
         options: ParseOptions,

@@ -148,3 +148,16 @@ def test_sigterm_mid_batch_reports_the_current_and_the_rest(server, env, tmp_pat
     assert beta["error"] == {"error_code": None, "status": "interrupted", "message": "terminated (SIGTERM)"}
     assert beta["started"] and beta["summary"]["interrupted"] is True and beta["new_messages"] == []
     assert pinned == {"channel": "batch_pinned", "started": False, "error": beta["error"]}
+
+
+def test_revoked_sign_in_mid_batch_is_account_wide(server, env) -> None:
+    # alpha: getHistory calls 1-2; call 3 (beta's first page) finds the sign-in gone
+    server.world.faults.add({"kind": "rpc_error", "method": "messages.getHistory", "call": 3, "code": 401,
+                             "message": "AUTH_KEY_UNREGISTERED"})
+    result = parse(env, "--channel", "batch_alpha", "batch_beta", "batch_pinned")
+    assert result.returncode == 1
+    alpha, beta, pinned = lines(result)
+    assert "error" not in alpha
+    assert beta["error"]["error_code"] == "AUTH_ERROR" and beta["started"]
+    assert pinned == {"channel": "batch_pinned", "started": False, "error": beta["error"]}
+    assert result.stderr.startswith("Error: the session is no longer authorised")

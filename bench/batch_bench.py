@@ -125,6 +125,7 @@ def _one_repeat(runner: Runner, base: Path, listing: Path, sizes: Sizes, n: int)
 
 
 def run(sizes: Sizes = FULL) -> dict[str, Any]:
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with workdir("bench-batch-") as root:
         scenario_path = root / "scenario.json"
         scenario_path.write_text(json.dumps(scenario(sizes)), encoding="utf-8")
@@ -141,7 +142,7 @@ def run(sizes: Sizes = FULL) -> dict[str, Any]:
                 raise RuntimeError(f"the base export is not what the scenario says: {first}")
             repeats = [_one_repeat(runner, base, listing, sizes, n) for n in range(sizes.repeats)]
     return {"sizes": sizes.__dict__, "repeats": repeats, "machine": machine(),
-            "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "started_utc": started}
 
 
 def _stat(repeats: list[dict[str, Any]], get: Any) -> dict[str, float]:

@@ -136,7 +136,7 @@ def test_flood_wait_mid_batch_stops_saves_and_the_next_run_completes(server, env
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals to a child process")
 def test_sigterm_mid_batch_reports_the_current_and_the_rest(server, env, tmp_path: Path) -> None:
     # alpha: getHistory calls 1-2; the server holds beta's first page (call 3) until the signal lands
-    server.world.faults.add({"kind": "slow", "method": "messages.getHistory", "call": 3, "delay": 3600})
+    server.world.faults.add({"kind": "slow", "method": "messages.getHistory", "call": 3, "delay": 3600, "times": 1})
     proc = start_cli(["parse", "--session-file", "acc", "--channel", "batch_alpha", "batch_beta", "batch_pinned"], env)
     wait_until(lambda: server.requests.count("messages.getHistory") >= 3, "beta's held page", proc)
     proc.send_signal(signal.SIGTERM)

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import errors
-from errors import ConfigError, ParserError
+from errors import ConfigError, ParserError, one_line
 from tgexport.cli.args import build_parser, validate_args
-from tgexport.cli.output import emit, fail, report
+from tgexport.cli.output import emit, emit_line, fail, report
 from tgexport.config import environment as config
 from tgexport.config.applog import AppLogError, new_run_id, open_app_logs
 from tgexport.core.platform import utf8_stdio
@@ -37,6 +39,10 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
             return await parser.get_available_channels()
         if args.command == "resolve":
             return await parser.get_channel_info(args.channel)
+        if args.batch:
+            from tgexport.run.batch import run_batch
+
+            return await run_batch(parser.client, args.options, args.channels, run_id, _batch_sink(stopped))
         return await parser.parse_with_options(
             args.options, run_id=run_id,
             on_result=lambda result: stopped.update(result=result) if "error" in result else None,
@@ -45,11 +51,32 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
         await parser.disconnect()
 
 
+def _batch_sink(stopped: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """Print a batch's result lines, noting that stdout carries them (a later error adds no JSON object)."""
+    def sink(line: dict[str, Any]) -> None:
+        stopped["lines"] = True
+        emit_line(line)
+    return sink
+
+
 def _exit_code(command: str, result: Any) -> int:
     if command == "parse" and isinstance(result, dict) and result.get("partial_failure"):
         log.warning("parse finished with media errors (partial failure)", extra={"error_code": errors.PARTIAL_FAILURE})
         return errors.EXIT_PARTIAL
     return errors.EXIT_OK
+
+
+def _batch_exit_code(outcome: Any) -> int:
+    """0, or 2 with the failed channels named in the app log and on stderr; raises when none succeeded."""
+    code = outcome.exit_code()
+    if outcome.failed:
+        names = ", ".join(channel for channel, _ in outcome.failed)
+        log.warning("%d channel(s) failed: %s", len(outcome.failed), names, extra={"error_code": errors.PARTIAL_FAILURE})
+        print(f"Error: {len(outcome.failed)} channel(s) failed: {one_line(names)} (see their result lines)",
+              file=sys.stderr, flush=True)
+    elif code == errors.EXIT_PARTIAL:
+        log.warning("batch finished with media errors (partial failure)", extra={"error_code": errors.PARTIAL_FAILURE})
+    return code
 
 
 def _run(argv: list[str] | None, run_id: str, stopped: dict[str, Any]) -> int:
@@ -63,8 +90,11 @@ def _run(argv: list[str] | None, run_id: str, stopped: dict[str, Any]) -> int:
         result = asyncio.run(signals.run_stoppable(run_command(args, cfg, run_id, stopped)))
     finally:
         lock.release()
-    emit(result)
-    code = _exit_code(args.command, result)
+    if args.batch:  # its lines are printed as each channel ends
+        code = _batch_exit_code(result)
+    else:
+        emit(result)
+        code = _exit_code(args.command, result)
     log.info("command %s finished, exit %d", args.command, code)
     return code
 
@@ -108,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         signum = signals.received()
         code = signals.exit_code(signum)
         log.warning("interrupted by a signal (%s); exit %d", signals.signal_name(signum), code)
-        report(exc, stopped.get("result"), signals.stop_message(signum))
+        report(exc, stopped.get("result"), signals.stop_message(signum), stdout=not stopped.get("lines"))
         return code
     except ParserError as exc:
-        return fail(exc, result=stopped.get("result"))
+        return fail(exc, result=stopped.get("result"), stdout=not stopped.get("lines"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes one JSON error, one Error line, exit 1
-        return fail(errors.as_parser_error(exc), exc, stopped.get("result"))
+        return fail(errors.as_parser_error(exc), exc, stopped.get("result"), stdout=not stopped.get("lines"))
 
 

@@ -50,7 +50,7 @@ from tgexport.store.layout import EncodedRecords
 from tgexport.store.lock import ExportLock
 from tgexport.store.log import ExportLog
 
-__all__ = ["ParseOptions", "run_parse"]
+__all__ = ["KnownChannel", "ParseOptions", "error_object", "run_parse"]
 
 log = logging.getLogger("tgexport.run.parse")
 CHECKPOINT_SEC = 5.0  # journal committed records at least this often (seconds) ...
@@ -60,6 +60,15 @@ MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 ResultSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class KnownChannel:
+    """A channel resolved before the run (a batch's dialogs): its entity and, when known, the id of
+    its newest message (`top_message_id`), which spares the getHistory of an unchanged channel."""
+
+    entity: Any
+    top_message_id: int | None = None
 
 
 def checkpoint_records() -> int:
@@ -88,8 +97,9 @@ class ParseRun:
     """State of one run; `execute()` does the work."""
 
     def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock,
-                 on_result: ResultSink | None = None) -> None:
+                 on_result: ResultSink | None = None, known: KnownChannel | None = None) -> None:
         self.client = client
+        self.known = known
         self.on_result = on_result
         self.options = options
         self.run_id = run_id
@@ -117,12 +127,7 @@ class ParseRun:
     async def execute(self) -> dict[str, Any]:
         # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
         self.client.flood_sleep_threshold = 0
-        try:
-            channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
-                                            what="channel resolution")
-        except (ParserError, asyncio.CancelledError, KeyboardInterrupt) as exc:
-            self._report_unresolved(exc)
-            raise
+        channel = self.known.entity if self.known is not None else await self._resolve()
         info = ChannelInfo(int(channel.id), channel_username(channel), getattr(channel, "title", None))
         lock = self._export_lock(info)
         lock.acquire()  # one writer per export, taken before the export directory is even looked for
@@ -139,6 +144,19 @@ class ParseRun:
                 self.log.close()
         finally:
             lock.release()
+
+    async def _resolve(self) -> Any:
+        try:
+            return await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
+                                         what="channel resolution")
+        except (ParserError, asyncio.CancelledError, KeyboardInterrupt) as exc:
+            self._report_unresolved(exc)
+            raise
+
+    def _unchanged(self) -> bool:
+        """The dialog's top message (service messages too) is one the scan already passed: no getHistory."""
+        top = self.known.top_message_id if self.known is not None else None
+        return top is not None and top <= self.store.last_message_id
 
     def _export_lock(self, info: ChannelInfo) -> ExportLock:
         return ExportLock(self.options.output_dir, info.id, channel_name=info.username, run_id=self.run_id)
@@ -221,8 +239,7 @@ class ParseRun:
             return
         self._log_finished(summary, exc)
         result = self._result(summary, None)
-        message = signals.stop_message(signals.received()) if _interruption(exc) else one_line(exc)
-        result["error"] = {"status": _status(exc), **error_json(exc, message)}
+        result["error"] = error_object(exc)
         self._report(result)
 
     def _report(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -269,10 +286,11 @@ class ParseRun:
             self.downloader = self._make_downloader(channel)
             self.pipeline = MediaPipeline(self.downloader, self._commit_records)
         try:
-            async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
-                                           self.progress):
-                signals.raise_if_stopping()
-                await self._process_page(page)
+            if self._unchanged():
+                self.log.info("history_unchanged", top_message_id=self.known.top_message_id,
+                              last_message_id=self.store.last_message_id)
+            else:
+                await self._read(reader)
             signals.raise_if_stopping()
             if self.pipeline is not None:
                 await self.pipeline.drain()
@@ -280,6 +298,14 @@ class ParseRun:
             if self.pipeline is not None:
                 await self.pipeline.cancel()  # a stop: queued downloads end, their part files stay
             self.terminal.close()
+
+    async def _read(self, reader: HistoryReader) -> None:
+        o = self.options
+        top = self.known.top_message_id if self.known is not None else None
+        window = DateWindow(o.date_from, o.date_to)
+        async for page in reader.pages(self.store.last_message_id, window, self.progress, until_id=top):
+            signals.raise_if_stopping()
+            await self._process_page(page)
 
     async def _process_page(self, page: list[Any]) -> None:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
@@ -414,6 +440,13 @@ class ParseRun:
         return EncodedRecords(self.new_messages, encoded)
 
 
+def error_object(exc: BaseException) -> dict[str, Any]:
+    """The `error` of a result: `{status, error_code, message, hint[, retry_after]}` (a signal's stop
+    message when interrupted)."""
+    message = signals.stop_message(signals.received()) if _interruption(exc) else one_line(exc)
+    return {"status": _status(exc), **error_json(exc, message)}
+
+
 def _status(exc: BaseException) -> str:
     code = error_code_of(exc)
     return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
@@ -430,11 +463,13 @@ def _day(value: Any) -> str | None:
 
 async def run_parse(
     client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic,
-    on_result: ResultSink | None = None,
+    on_result: ResultSink | None = None, known: KnownChannel | None = None,
 ) -> dict[str, Any]:
     """Run one `parse` and return the dict printed on stdout (docs/contract.md section 4).
 
     `on_result` also receives that dict when the run stops early (RATE_LIMIT, Ctrl+C, errors)
     after its export directory is open, with an added `error` key: what was saved is reported.
+    `known` (a batch) skips resolving and, for an unchanged channel, the history request.
     """
-    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result).execute()
+    return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result,
+                          known=known).execute()

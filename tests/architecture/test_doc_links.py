@@ -26,7 +26,7 @@ def links(text: str) -> list[str]:
 
 def slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[`*]", "", heading.strip().lower())
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
 
@@ -83,6 +83,7 @@ def test_the_checker_sees_each_kind_of_broken_link(tmp_path: Path) -> None:
     ("Exit codes and error codes", "exit-codes-and-error-codes"),
     ("`parse --refresh-recent`", "parse---refresh-recent"),
     ("Behind a proxy", "behind-a-proxy"),
+    ("`text_markdown`", "text_markdown"),
 ])
 def test_slug(heading: str, expected: str) -> None:
     assert slug(heading) == expected

@@ -103,7 +103,7 @@ def expressible(text: str, entities: list[dict[str, Any]], index: Units | None =
             continue
         if index is not None and (index.inside_pair(span[0]) or index.inside_pair(span[1])):
             continue  # a boundary inside a surrogate pair
-        if any(_inside(span[0], lit) or _inside(span[1], lit) or (span == lit) for lit in literal):
+        if literal and any(_inside(span[0], lit) or _inside(span[1], lit) or (span == lit) for lit in literal):
             continue
         if kind == "blockquote":
             text16 = text16 if text16 is not None else _as_units(text)
@@ -117,6 +117,8 @@ def expressible(text: str, entities: list[dict[str, Any]], index: Units | None =
             if any(lit[0] < span[1] and span[0] < lit[1] for lit in literal):
                 continue
             literal.append(span)
+        elif not same:
+            pass  # the first of its kind crosses nothing
         elif group == "link":
             if any(_overlaps(span, other) or other == span for other in same):
                 continue

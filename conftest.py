@@ -54,3 +54,9 @@ def demo_server() -> Iterator[TestServer]:
 def authorized_session(local_server: TestServer, tmp_path: Path) -> Path:
     """A signed-in (default account) session file for `local_server`."""
     return make_session(local_server, tmp_path / "authorized.session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` first (the rest in collection order): on two workers a long test that
+    starts last would otherwise stretch the whole run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -1,8 +1,8 @@
 """Demo: export the sample channel @demo_channel from the local test server with the real CLI.
 
 Starts `python -m telegram_test_server serve --scenario demo`, creates a signed-in session
-with `make-session`, runs `python telegram_parser_skill.py parse --channel demo_channel`, prints
-where the export is, and stops the server. Everything lives in `demo-out/` (no network, no
+with `make-session`, runs `python telegram_parser_skill.py parse --channel demo_channel` (its
+stderr on this terminal: progress bars), prints where to look next, and stops the server. Everything lives in `demo-out/` (no network, no
 Telegram account). Run it again to see an incremental run (no new messages); `--fresh` starts over.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 READY_TIMEOUT = 30.0
@@ -86,24 +87,43 @@ def cli_env(work: Path, real_pauses: bool) -> dict[str, str]:
 
 
 def run_parse(work: Path, session: Path, real_pauses: bool) -> int:
-    """Run the real CLI; print a short report; return its exit code."""
+    """Run the real CLI (stderr on this terminal, so its progress bars show); print where to look next."""
     cmd = [sys.executable, str(ROOT / "telegram_parser_skill.py"), "parse", "--channel", "demo_channel",
            "--session-file", str(session), "--output-dir", str(work / "exports"), "--mode", "normal"]
-    print("$ python telegram_parser_skill.py " + " ".join(cmd[2:]))
-    result = subprocess.run(cmd, cwd=ROOT, env=cli_env(work, real_pauses), capture_output=True,
-                            text=True, encoding="utf-8")
-    if result.returncode not in (0, 2):
-        sys.stderr.write(result.stderr)
-        return result.returncode
-    out = json.loads(result.stdout)
+    print("$ python telegram_parser_skill.py " + " ".join(cmd[2:]), flush=True)
+    result = subprocess.run(cmd, cwd=ROOT, env=cli_env(work, real_pauses), stdout=subprocess.PIPE,
+                            stderr=None, text=True, encoding="utf-8")
     (work / "last-result.json").write_text(result.stdout, encoding="utf-8")
-    s = out["summary"]
-    print(f"exit code {result.returncode}; run_id {s['run_id']}; scanned {s['scanned_messages']}, "
-          f"new {s['new_messages']}, media saved {s['media_saved']}")
-    print(f"export directory: {out['export_dir']}")
-    print(f"  {out['export_json']}\n  {out['summary_json']}")
-    print(f"full stdout JSON: {work / 'last-result.json'}; app logs: {work / 'logs'}")
+    lines = (next_steps(json.loads(result.stdout), work) if result.returncode in (0, 2)
+             else failure_lines(result.stdout, result.returncode))
+    print("\n".join([f"exit code {result.returncode}", *lines]))
     return result.returncode
+
+
+def next_steps(out: dict[str, Any], work: Path) -> list[str]:
+    """What the run did and where to look next: the export, its logs, the app logs, the docs."""
+    s, export_dir = out["summary"], Path(out["export_dir"])
+    return [
+        f"run_id {s['run_id']}: scanned {s['scanned_messages']}, new {s['new_messages']}, "
+        f"media saved {s['media_saved']}",
+        f"export directory: {export_dir}",
+        f"  messages:      {out['export_json']}",
+        f"  this run:      {out['summary_json']}",
+        f"  run events:    {export_dir / 'logs' / 'run.log'}",
+        f"stdout JSON (new_messages = what this run added): {work / 'last-result.json'}",
+        f"app logs: {work / 'logs' / 'app.log'}",
+        "next: run `python demo.py` again for an incremental run (nothing new); read SKILL.md (for agents), "
+        "README.md (every option) or README.ru.md",
+    ]
+
+
+def failure_lines(stdout: str, code: int) -> list[str]:
+    """The CLI's JSON error (code, message, what to do next), or a note that it printed none."""
+    try:
+        error = json.loads(stdout).get("error") or {}
+    except (ValueError, AttributeError):
+        return [f"the CLI exited {code} without a JSON result"]
+    return [f"error {error.get('error_code')}: {error.get('message')}", f"what to do: {error.get('hint')}"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Error codes, exit codes and the exception hierarchy of the parser (contract section 9)."""
+"""Error codes, exit codes and the exception hierarchy of the parser (docs/contract.md section 8)."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +19,8 @@ SESSION_LOCKED = "SESSION_LOCKED"
 STORAGE_ERROR = "STORAGE_ERROR"  # added: a file of the export (or a log) could not be written
 EXPORT_LOCKED = "EXPORT_LOCKED"  # added: another process is writing the same export
 TAKEOUT_DELAY = "TAKEOUT_DELAY"  # added: Telegram waits for the user to confirm a takeout (data export)
+ERROR_CODES = (CONFIG_ERROR, AUTH_ERROR, RATE_LIMIT, NETWORK_ERROR, DATA_FORMAT_ERROR, EXTERNAL_API_ERROR,
+               PARTIAL_FAILURE, SESSION_LOCKED, STORAGE_ERROR, EXPORT_LOCKED, TAKEOUT_DELAY)
 
 EXIT_OK = 0
 EXIT_FATAL = 1
@@ -44,13 +46,41 @@ class ParserError(Exception):
     code: str = EXTERNAL_API_ERROR
     exit_code: int = EXIT_FATAL
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+    def __init__(self, message: str, *, code: str | None = None, hint: str | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.log_message = message  # what the app log says; subclasses may add detail
         if code is not None:
             self.code = code
+        self.hint = hint  # what to do next, when more specific than the code's hint (HINTS)
         self.details = details
+
+
+# What to do next, one hint per error code: the `hint` of every JSON error (SKILL.md lists them too).
+HINTS = {
+    CONFIG_ERROR: "fix the option or setting the message names (see --help); TELEGRAM_API_ID and "
+                  "TELEGRAM_API_HASH come from the environment or .env",
+    AUTH_ERROR: "sign in: set TELEGRAM_PHONE and run once (Telegram sends a code), then set TELEGRAM_CODE "
+                "(and TELEGRAM_2FA_PASSWORD if two-step verification is on) and run again",
+    RATE_LIMIT: "Telegram asked to wait: run again after retry_after seconds (a parse continues where it "
+                "stopped), or raise --max-flood-wait to sit such waits out",
+    NETWORK_ERROR: "check the network (and the proxy), then run again; a parse continues where it stopped",
+    DATA_FORMAT_ERROR: "a file the message names is damaged or was changed by someone else: repair, move or "
+                       "delete it as the message says, then run again",
+    EXTERNAL_API_ERROR: "Telegram refused the request or something unexpected failed: check the channel and "
+                        "the app log (logs/errors.log), then run again",
+    PARTIAL_FAILURE: "the messages and summary are saved, some media failed (media_files[].error); later runs "
+                     "do not retry them: parse into a new --output-dir to fetch them again",
+    SESSION_LOCKED: "another process uses this session: run again later, pass --lock-wait SECONDS to wait "
+                    "for it, or use another --session-file",
+    STORAGE_ERROR: "free disk space or fix the permissions of the path the message names, then run again; "
+                   "a parse continues where it stopped",
+    EXPORT_LOCKED: "another process is writing this channel's export in this --output-dir: wait until it "
+                   "finishes, or use another --output-dir",
+    TAKEOUT_DELAY: "confirm the data-export request in a Telegram app (Telegram sends a service message), "
+                   "then run again after retry_after seconds",
+}
+INTERRUPTED_HINT = "the run was stopped by a signal: run the same command again; a parse continues where it stopped"
 
 
 class ConfigError(ParserError):
@@ -151,6 +181,25 @@ def error_code_of(exc: BaseException) -> str | None:
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
         return None
     return as_parser_error(exc).code
+
+
+def hint_for(exc: BaseException) -> str:
+    """What to do next after `exc`: its own hint, else its code's (an interruption has its own)."""
+    code = error_code_of(exc)
+    if code is None:
+        return INTERRUPTED_HINT
+    return getattr(as_parser_error(exc), "hint", None) or HINTS.get(code, HINTS[EXTERNAL_API_ERROR])
+
+
+def error_json(exc: BaseException, message: str | None = None) -> dict[str, Any]:
+    """`{"error_code", "message", "hint", "retry_after" (when known)}` for `exc`; null code if interrupted."""
+    code = error_code_of(exc)
+    error: dict[str, Any] = {"error_code": code, "message": message or one_line(exc), "hint": hint_for(exc)}
+    error_obj = as_parser_error(exc) if code is not None else None
+    retry_after = getattr(error_obj, "retry_after", None) or getattr(error_obj, "details", {}).get("retry_after")
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+    return error
 
 
 def one_line(text_or_exc: str | BaseException) -> str:

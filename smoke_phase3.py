@@ -1,4 +1,4 @@
-"""Smoke test, phase 3: the output contract of `parse` (contract sections 5-7).
+"""Smoke test, phase 3: the output contract of `parse` (docs/contract.md sections 4-6).
 
 Every key and type of the stdout result, export.json, state.json, media-index.json and
 summary.json, and an incremental run that appends exactly the messages added on the server in
@@ -33,7 +33,11 @@ SUMMARY_KEYS = {"run_at": str, "run_id": str, "channel_id": int, "channel_userna
                 "media_errors_count": int, "partial_failure": bool, "known_size_mb": float,
                 "unknown_size_count": int, "flood_wait_events": int, "export_dir": str}
 MESSAGE_KEYS = {"id": int, "date": str, "text": str, "media_files": list, "forwarded": (dict, NUL),
-                "reply_to_msg_id": (int, NUL), "views": (int, NUL), "forwards": (int, NUL)}
+                "reply_to_msg_id": (int, NUL), "views": (int, NUL), "forwards": (int, NUL),
+                "entities": list, "text_markdown": str, "edit_date": (str, NUL), "grouped_id": (int, NUL),
+                "post_author": (str, NUL), "pinned": bool, "reactions": (dict, NUL), "replies": (dict, NUL),
+                "web_page": (dict, NUL), "attachment": (dict, NUL)}
+SUBTYPES = ("voice", "audio", "sticker", "animation", "round_video")
 FORWARD_KEYS = {"from_name": (str, NUL), "date": (str, NUL), "channel_post_id": (int, NUL),
                 "post_author": (str, NUL)}
 STATE_KEYS = {"channel_id": int, "channel_username": (str, NUL), "last_message_id": int,
@@ -66,6 +70,7 @@ def check_media_item(item: dict[str, Any], export_dir: Path, where: str, msg_id:
     item naming a path is the stored copy, later ones are dedup hits (which may omit `size`).
     """
     assert isinstance(item, dict) and item.get("type") in MEDIA_TYPES, f"{where}: bad media item {item!r}"
+    item = without_timing(item, where)
     if "error" in item:
         check_keys(item, {"type": str, "path": NUL, "filename": NUL, "error": str}, where, exact=True)
         assert item["error"] in MEDIA_ERRORS, f"{where}: error {item['error']!r}"
@@ -98,9 +103,18 @@ def check_media_item(item: dict[str, Any], export_dir: Path, where: str, msg_id:
     return "stored"
 
 
+def without_timing(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """The item without its optional `subtype` and `duration`, after checking them."""
+    assert item.get("subtype", "voice") in SUBTYPES, f"{where}: subtype {item.get('subtype')!r}"
+    duration = item.get("duration", 0)
+    assert isinstance(duration, int | float) and not isinstance(duration, bool) and duration >= 0, where
+    return {k: v for k, v in item.items() if k not in ("subtype", "duration")}
+
+
 def check_dry_item(item: dict[str, Any], where: str) -> None:
     """A dry-run item: `{"type", "path": null, "filename": null, "size": known size or null}`."""
     assert isinstance(item, dict) and item.get("type") in MEDIA_TYPES, f"{where}: bad media item {item!r}"
+    item = without_timing(item, where)
     check_keys(item, {**NULL_ITEM_KEYS, "size": (int, NUL)}, where, exact=True)
     assert item["size"] is None or item["size"] >= 0, where
 

@@ -109,6 +109,10 @@ class RequestCounter:
         """The number of requests logged so far (the server logs a call before it answers it)."""
         return len(self._methods())
 
+    def methods_since(self, mark: int) -> list[str]:
+        """Every method logged after `mark`, in order."""
+        return self._methods()[mark:]
+
     def since(self, mark: int, method: str) -> int:
         """How many `method` calls were logged after `mark`."""
         return sum(1 for name in self._methods()[mark:] if name == method)

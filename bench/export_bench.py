@@ -67,11 +67,19 @@ def memory_channel(count: int) -> str:
     return f"bench_mem_{count}"
 
 
+# What readers see on a share of the posts (BENCHMARKS.md, "Scenarios"): entities (a hashtag, a bold
+# word and a text link) on every 3rd, reactions (two emoji) on every 2nd, a comment count from the
+# linked discussion group on every 2nd.
+READER_SHARES = {"entities_every": 3, "reactions_every": 2, "comments_every": 2}
+
+
 def _channel(channel_id: int, username: str, count: int, start: datetime) -> dict[str, Any]:
-    """A generated text channel shaped like @bench_history: 120-char texts, replies, forwards, views."""
+    """A generated text channel shaped like @bench_history (120-char texts, replies, forwards, views),
+    plus entities, reactions and comment counts on READER_SHARES of the posts."""
     return {"id": channel_id, "username": username, "title": username.replace("_", " "),
             "generate": {"count": count, "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "date_step": STEP,
-                         "text_length": 120, "reply_every": 9, "forward_every": 13}}
+                         "text_length": 120, "reply_every": 9, "forward_every": 13, **READER_SHARES,
+                         "discussion_id": channel_id + 50_000}}
 
 
 def export_scenario(sizes: Sizes) -> dict[str, Any]:

@@ -1,11 +1,13 @@
 """Run the real CLI (`telegram_parser_skill.py`) as a subprocess with a clean, test-safe environment."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "telegram_parser_skill.py"
@@ -96,3 +98,16 @@ def read_app_log(env: dict[str, str], name: str = "app.log") -> str:
     """Text of the CLI's app log (`app.log` or `errors.log`); "" when it does not exist."""
     path = app_log_dir(env) / name
     return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def json_error(result: subprocess.CompletedProcess[str], code: str | None) -> dict[str, Any]:
+    """The `error` of a failed run that saved nothing: stdout is exactly one JSON object `{"error": …}`
+    with `code`, the stderr `Error:` line's text as `message`, and a non-empty `hint`."""
+    printed = json.loads(result.stdout)
+    assert isinstance(printed, dict) and set(printed) == {"error"}, result.stdout
+    error = printed["error"]
+    assert error["error_code"] == code, error
+    assert set(error) - {"retry_after"} == {"error_code", "message", "hint"}, error
+    assert isinstance(error["hint"], str) and error["hint"].strip(), error
+    assert f"Error: {error['message']}" in result.stderr.splitlines(), (error, result.stderr)
+    return error

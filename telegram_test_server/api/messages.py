@@ -1,11 +1,11 @@
-"""messages.getHistory (paging.py rules), messages.getDialogs, messages.getMessages."""
+"""messages.getHistory (paging.py rules), messages.getDialogs, messages.getPeerDialogs, messages.getMessages."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from telethon.tl import functions, types
 
-from telegram_test_server.api.common import readable_channel, ts
+from telegram_test_server.api.common import input_channel, readable_channel, ts, utc
 from telegram_test_server.api.render import chats_for, message_tl
 from telegram_test_server.protocol.rpc import CallContext, RpcError
 from telegram_test_server.world.paging import MAX_LIMIT, history_page
@@ -66,6 +66,28 @@ async def get_dialogs(api: ServerApi, req: functions.messages.GetDialogsRequest,
     return types.messages.DialogsSlice(count=len(order), **parts)
 
 
+def _dialog_peer(api: ServerApi, item: object) -> ChannelState | None:
+    """The joined, readable channel an InputDialogPeer names; None for any other peer."""
+    peer = getattr(item, "peer", None)
+    if not isinstance(peer, types.InputPeerChannel):
+        return None
+    state = input_channel(api.world, peer)
+    return state if state.spec.member and not state.spec.private and state.ids else None
+
+
+async def get_peer_dialogs(api: ServerApi, req: functions.messages.GetPeerDialogsRequest,
+                           ctx: CallContext) -> types.messages.PeerDialogs:
+    """messages.getPeerDialogs: the dialogs of the joined channels among `peers` (others left out)."""
+    if not req.peers or len(req.peers) > MAX_LIMIT:
+        raise RpcError(400, "PEERS_INVALID" if req.peers else "INPUT_REQUEST_INVALID")
+    states = [s for s in (_dialog_peer(api, item) for item in req.peers) if s is not None]
+    messages = [message_tl(api.world, s, s.top_id) for s in states]
+    chats = {c.id: c for s, m in zip(states, messages, strict=True) for c in chats_for(api.world, s, [m])}
+    state = types.updates.State(pts=1, qts=0, date=utc(0), seq=0, unread_count=0)
+    return types.messages.PeerDialogs(dialogs=[_dialog(s) for s in states], messages=messages,
+                                      chats=list(chats.values()), users=[], state=state)
+
+
 async def get_messages(api: ServerApi, req: functions.messages.GetMessagesRequest,
                        ctx: CallContext) -> types.messages.Messages:
     """messages.getMessages (private chats/basic groups): none exist here."""
@@ -82,6 +104,7 @@ async def read_history(api: ServerApi, req: functions.messages.ReadHistoryReques
 HANDLERS = {
     functions.messages.GetHistoryRequest: get_history,
     functions.messages.GetDialogsRequest: get_dialogs,
+    functions.messages.GetPeerDialogsRequest: get_peer_dialogs,
     functions.messages.GetMessagesRequest: get_messages,
     functions.messages.ReadHistoryRequest: read_history,
 }

@@ -85,18 +85,70 @@ def _media(world: World, state: ChannelState, msg: MessageSpec):
     return media.message_media(msg.media, mid, world.seed, version, msg.date, world.dc_id)
 
 
+def _entity(item: dict):
+    """An export-shaped entity dict → its MessageEntity* (the same fields, TL names)."""
+    cls = getattr(types, "MessageEntity" + "".join(part.title() for part in item["type"].split("_")))
+    extra = {"url": item.get("url"), "user_id": item.get("user_id"), "language": item.get("language"),
+             "document_id": item.get("custom_emoji_id")}
+    names = cls.__init__.__code__.co_varnames
+    return cls(offset=item["offset"], length=item["length"], **{k: v for k, v in extra.items() if k in names})
+
+
+def _reactions(items: list[dict]) -> types.MessageReactions | None:
+    if not items:
+        return None
+    kinds = {"emoji": lambda r: types.ReactionEmoji(emoticon=r["emoji"]),
+             "custom_emoji": lambda r: types.ReactionCustomEmoji(document_id=r["custom_emoji_id"]),
+             "paid": lambda r: types.ReactionPaid()}
+    return types.MessageReactions(results=[types.ReactionCount(reaction=kinds[r["type"]](r), count=r["count"])
+                                           for r in items])
+
+
+def _replies(replies: dict | None) -> types.MessageReplies | None:
+    if replies is None:
+        return None
+    return types.MessageReplies(replies=replies["count"], replies_pts=1, comments=replies["comments"] or None,
+                                channel_id=replies["channel_id"])
+
+
+def _web_page(page: dict, mid: int) -> types.MessageMediaWebPage:
+    return types.MessageMediaWebPage(webpage=types.WebPage(
+        id=mid, url=page["url"], display_url=page.get("display_url") or page["url"], hash=0, type="article",
+        site_name=page.get("site_name"), title=page.get("title"), description=page.get("description")))
+
+
+def styled_entities(text: str, msg_id: int) -> list[dict]:
+    """Entities of a `styled` generated text: hashtag on `#id`, bold and a text link on the next words."""
+    units = text.encode("utf-16-le")
+    head = len(f"#{msg_id}")
+    words = text[head + 1:].split(" ")
+    out = [{"type": "hashtag", "offset": 0, "length": head}]
+    offset = head + 1
+    for kind, word in zip(("bold", "text_url"), words, strict=False):
+        length = len(word.encode("utf-16-le")) // 2
+        if length and offset + length <= len(units) // 2:
+            link = {"url": f"https://example.org/{msg_id}"} if kind == "text_url" else {}
+            out.append({"type": kind, "offset": offset, "length": length, **link})
+        offset += length + 1
+    return out
+
+
 def build_message(world: World, state: ChannelState, msg: MessageSpec):
     """One message as Telegram sends it in a channel."""
     if msg.service is not None:
         return _service(world, state, msg)
     text = msg.text if msg.text is not None else generated_text(world.seed, state.id, msg.id, msg.text_length)
     counted = msg.views is not None or msg.forwards is not None  # one TL flag covers both
+    page = _web_page(msg.web_page, media.media_id(state.id, msg.id)) if msg.web_page else None
     return types.Message(
         id=msg.id, peer_id=types.PeerChannel(state.id), date=utc(msg.date), message=text,
         post=not state.spec.megagroup or None, fwd_from=_fwd_header(msg.fwd_from) if msg.fwd_from else None,
-        reply_to=_reply(msg.reply_to), media=_media(world, state, msg), views=(msg.views or 0) if counted else None,
-        forwards=(msg.forwards or 0) if counted else None,
+        reply_to=_reply(msg.reply_to), media=page or _media(world, state, msg),
+        views=(msg.views or 0) if counted else None, forwards=(msg.forwards or 0) if counted else None,
         edit_date=utc(msg.edit_date) if msg.edit_date else None, post_author=msg.post_author,
+        entities=[_entity(e) for e in (styled_entities(text, msg.id) if msg.styled else msg.entities)] or None,
+        reactions=_reactions(msg.reactions),
+        grouped_id=msg.grouped_id, pinned=msg.pinned or None, replies=_replies(msg.replies),
     )
 
 

@@ -89,8 +89,22 @@ def photo(spec: MediaSpec, mid: int, seed: int, version: int, date: int, dc_id: 
                        date=_date(date), sizes=sizes, dc_id=dc_id)
 
 
+def _subtype_attributes(spec: MediaSpec) -> list:
+    """The attributes Telegram sends for a voice note, audio, sticker, animation or round video."""
+    seconds = int(spec.duration)
+    if spec.subtype in ("voice", "audio"):
+        return [types.DocumentAttributeAudio(duration=seconds, voice=spec.subtype == "voice" or None,
+                                             title="Track" if spec.subtype == "audio" else None)]
+    if spec.subtype == "sticker":
+        return [types.DocumentAttributeImageSize(w=512, h=512),
+                types.DocumentAttributeSticker(alt="🙂", stickerset=types.InputStickerSetEmpty())]
+    video = types.DocumentAttributeVideo(duration=spec.duration, w=spec.w or 240, h=spec.h or 240,
+                                         round_message=spec.subtype == "round_video" or None)
+    return [types.DocumentAttributeAnimated(), video] if spec.subtype == "animation" else [video]
+
+
 def _document_attributes(spec: MediaSpec) -> list:
-    attrs: list = []
+    attrs: list = _subtype_attributes(spec) if spec.subtype else []
     if spec.type == "video":
         attrs.append(types.DocumentAttributeVideo(duration=spec.duration, w=spec.w, h=spec.h,
                                                   supports_streaming=spec.supports_streaming or None,
@@ -113,10 +127,34 @@ def message_media(spec: MediaSpec, mid: int, seed: int, version: int, date: int,
         return types.MessageMediaPhoto(photo=photo(spec, mid, seed, version, date, dc_id))
     if spec.type in ("document", "video"):
         return types.MessageMediaDocument(document=document(spec, mid, seed, version, date, dc_id),
-                                          video=True if spec.type == "video" else None)
-    if spec.type == "geo":
-        return types.MessageMediaGeo(geo=types.GeoPoint(long=spec.long, lat=spec.lat, access_hash=0))
-    return types.MessageMediaUnsupported()
+                                          video=True if spec.type == "video" else None,
+                                          voice=spec.subtype == "voice" or None,
+                                          round=spec.subtype == "round_video" or None)
+    return attachment_media(spec, mid, date)
+
+
+def attachment_media(spec: MediaSpec, mid: int, date: int):
+    """The MessageMedia* of a media that is not a file (`unknown`: a kind the parser does not know)."""
+    f, geo = spec.fields, types.GeoPoint(long=spec.long, lat=spec.lat, access_hash=0)
+    title = f.get("title", "")
+    builders = {
+        "geo": lambda: types.MessageMediaGeo(geo=geo),
+        "venue": lambda: types.MessageMediaVenue(geo=geo, title=title, address=f.get("address", ""),
+                                                 provider="", venue_id="", venue_type=""),
+        "contact": lambda: types.MessageMediaContact(phone_number=f.get("phone_number", ""), vcard="", user_id=0,
+                                                     first_name=f.get("first_name", ""),
+                                                     last_name=f.get("last_name", "")),
+        "dice": lambda: types.MessageMediaDice(value=int(f.get("value", 1)), emoticon=f.get("emoji", "🎲")),
+        "game": lambda: types.MessageMediaGame(game=types.Game(
+            id=mid, access_hash=0, short_name="game", title=title, description="", photo=types.PhotoEmpty(id=mid))),
+        "invoice": lambda: types.MessageMediaInvoice(title=title, description="", currency="XTR", total_amount=100,
+                                                     start_param=""),
+        "giveaway": lambda: types.MessageMediaGiveaway(channels=[mid >> 24], quantity=3, until_date=_date(date),
+                                                       prize_description=title or None),
+        "story": lambda: types.MessageMediaStory(peer=types.PeerChannel(mid >> 24), id=int(f.get("story_id", 1))),
+        "unknown": lambda: types.MessageMediaPaidMedia(stars_amount=5, extended_media=[]),
+    }
+    return builders.get(spec.type, types.MessageMediaUnsupported)()
 
 
 def downloadable_size(spec: MediaSpec, thumb: str) -> int | None:

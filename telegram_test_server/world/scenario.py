@@ -66,6 +66,8 @@ class MediaSpec:
     long: float = 0.0
     content_of: int | None = None  # message id (same channel) whose media bytes this one shares
     same_file: bool = False  # with content_of: the very same Telegram file (same photo/document id), as a re-post
+    subtype: str | None = None  # document: voice | audio | sticker | animation | round_video
+    fields: dict[str, Any] = field(default_factory=dict)  # an attachment's reader-visible fields (venue title…)
 
 
 @dataclass
@@ -85,6 +87,13 @@ class MessageSpec:
     media: MediaSpec | None = None
     poll: dict[str, Any] | None = None
     service: dict[str, Any] | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)  # export shape: type, offset, length, …
+    reactions: list[dict[str, Any]] = field(default_factory=list)  # export item shape: type, emoji…, count
+    grouped_id: int | None = None
+    pinned: bool = False
+    replies: dict[str, Any] | None = None  # {"count", "comments", "channel_id"}
+    web_page: dict[str, Any] | None = None  # {"url", "display_url", "site_name", "title", "description"}
+    styled: bool = False  # generated text: entities placed on its words when rendered (generate.entities_every)
 
 
 @dataclass
@@ -173,8 +182,17 @@ def _load_account(raw: dict[str, Any]) -> Account:
 # --- media ---------------------------------------------------------------------------------
 
 _MEDIA_KEYS = {"type", "size", "sizes", "w", "h", "mime_type", "file_name", "duration",
-               "supports_streaming", "round_message", "lat", "long", "content_of", "same_file"}
-_MEDIA_TYPES = {"photo", "document", "video", "geo", "unsupported"}
+               "supports_streaming", "round_message", "lat", "long", "content_of", "same_file", "subtype"}
+# Media that are not files: the fields each may carry (served as the TL fields of the same name).
+ATTACHMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "geo": ("lat", "long"), "venue": ("lat", "long", "title", "address"),
+    "contact": ("first_name", "last_name", "phone_number"), "dice": ("emoji", "value"),
+    "game": ("title",), "invoice": ("title",), "giveaway": ("title",), "story": ("story_id",),
+    "unsupported": (), "unknown": (),
+}
+_MEDIA_TYPES = {"photo", "document", "video", *ATTACHMENT_FIELDS}
+SUBTYPES = {"voice": "audio/ogg", "audio": "audio/mpeg", "sticker": "image/webp", "animation": "video/mp4",
+            "round_video": "video/mp4"}  # subtype → default MIME type
 _CONTENT_FAMILY = {"photo": "photo", "document": "document", "video": "document"}  # same bytes within a family
 
 
@@ -203,32 +221,45 @@ def _check_content_of(raw: dict[str, Any], kind: str) -> None:
 
 def load_media(raw: dict[str, Any]) -> MediaSpec:
     """Validate one media spec (`content_of` is resolved later, against its channel)."""
-    _check_keys(raw, _MEDIA_KEYS, "media")
-    kind = raw.get("type")
+    kind = raw.get("type") if isinstance(raw, dict) else None
     if kind not in _MEDIA_TYPES:
         raise ScenarioError(f"media: type must be one of {sorted(_MEDIA_TYPES)}, got {kind!r}")
+    if kind in ATTACHMENT_FIELDS and "content_of" not in raw:
+        return _attachment(raw, kind)
+    _check_keys(raw, _MEDIA_KEYS, "media")
     if "same_file" in raw and (not isinstance(raw["same_file"], bool) or "content_of" not in raw):
         raise ScenarioError("media.same_file: a boolean, only together with content_of")
     if "content_of" in raw:
         _check_content_of(raw, kind)
         return replace(load_media({k: v for k, v in raw.items() if k not in ("content_of", "same_file")}),
                        content_of=raw["content_of"], same_file=bool(raw.get("same_file", False)))
+    subtype = raw.get("subtype")
+    if subtype is not None and (kind != "document" or subtype not in SUBTYPES):
+        raise ScenarioError(f"media.subtype: one of {sorted(SUBTYPES)}, on documents only")
     if kind == "photo":
         sizes = _photo_sizes(raw)
         return MediaSpec(type="photo", sizes=sizes, size=max(s.size for s in sizes), mime_type="image/jpeg")
-    if kind in ("geo", "unsupported"):
-        return MediaSpec(type=kind, lat=float(raw.get("lat", 0.0)), long=float(raw.get("long", 0.0)))
     size = int(raw.get("size", 0))
     if size < 0:
         raise ScenarioError("media: negative size")
-    default_mime = "video/mp4" if kind == "video" else "application/octet-stream"
+    default_mime = SUBTYPES.get(subtype) or ("video/mp4" if kind == "video" else "application/octet-stream")
     return MediaSpec(
-        type=kind, size=size, mime_type=raw.get("mime_type") or default_mime,
+        type=kind, size=size, mime_type=raw.get("mime_type") or default_mime, subtype=subtype,
         file_name=raw.get("file_name"), duration=float(raw.get("duration", 10.0)),
         w=int(raw.get("w", 1280 if kind == "video" else 0)), h=int(raw.get("h", 720 if kind == "video" else 0)),
         supports_streaming=bool(raw.get("supports_streaming", kind == "video")),
         round_message=bool(raw.get("round_message", False)),
     )
+
+
+def _attachment(raw: dict[str, Any], kind: str) -> MediaSpec:
+    """A media that is not a file: only its kind's fields (ATTACHMENT_FIELDS) besides `type`."""
+    allowed = ATTACHMENT_FIELDS[kind]
+    extra = set(raw) - {"type", *allowed}
+    if extra:
+        raise ScenarioError(f"media {kind!r}: unknown keys {sorted(extra)} (allowed: {list(allowed)})")
+    fields = {k: raw[k] for k in allowed if k in raw}
+    return MediaSpec(type=kind, lat=float(raw.get("lat", 0.0)), long=float(raw.get("long", 0.0)), fields=fields)
 
 
 def resolve_content_of(msg: MessageSpec, earlier: Mapping[int, MessageSpec]) -> None:
@@ -247,7 +278,11 @@ def resolve_content_of(msg: MessageSpec, earlier: Mapping[int, MessageSpec]) -> 
 # --- explicit messages ---------------------------------------------------------------------
 
 _MESSAGE_KEYS = {"id", "date", "text", "views", "forwards", "post_author", "edit_date", "reply_to",
-                 "fwd_from", "media", "poll", "service"}
+                 "fwd_from", "media", "poll", "service", "entities", "reactions", "grouped_id", "pinned",
+                 "replies", "web_page"}
+_ENTITY_EXTRA = {"text_url": "url", "mention_name": "user_id", "pre": "language", "custom_emoji": "custom_emoji_id"}
+_REACTION_KEYS = {"emoji": "emoji", "custom_emoji": "custom_emoji_id", "paid": None}
+_WEB_PAGE_KEYS = ("url", "display_url", "site_name", "title", "description")
 _FWD_KEYS = {"from_name", "date", "from_channel", "channel_post", "post_author"}
 _POLL_KEYS = {"question", "answers", "voters", "closed", "quiz", "multiple_choice"}
 _SERVICE_ACTIONS = {"pin", "channel_create", "edit_title", "delete_photo"}
@@ -280,12 +315,57 @@ def _load_service(raw: dict[str, Any]) -> dict[str, Any]:
     return dict(raw)
 
 
+def _load_entities(raw: Any) -> list[dict[str, Any]]:
+    """`[{"type", "offset", "length", extra?}]`: the export's entity shape (UTF-16 offsets)."""
+    out = []
+    for item in raw or []:
+        kind = item.get("type") if isinstance(item, dict) else None
+        extra = _ENTITY_EXTRA.get(kind or "")
+        _check_keys(item, {"type", "offset", "length", *([extra] if extra else [])}, "entity")
+        if not isinstance(kind, str) or not all(isinstance(item.get(k), int) for k in ("offset", "length")):
+            raise ScenarioError(f"entity: needs a type and integer offset and length, got {item!r}")
+        out.append(dict(item))
+    return out
+
+
+def _load_reactions(raw: Any) -> list[dict[str, Any]]:
+    """`[{"type": "emoji"|"custom_emoji"|"paid", "emoji"|"custom_emoji_id", "count"}]`."""
+    out = []
+    for item in raw or []:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind not in _REACTION_KEYS:
+            raise ScenarioError(f"reaction: type must be one of {sorted(_REACTION_KEYS)}, got {kind!r}")
+        key = _REACTION_KEYS[kind]
+        _check_keys(item, {"type", "count", *([key] if key else [])}, "reaction")
+        out.append(dict(item))
+    return out
+
+
+def _load_replies(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    _check_keys(raw, {"count", "comments", "channel_id"}, "replies")
+    return {"count": int(raw.get("count", 0)), "comments": bool(raw.get("comments", False)),
+            "channel_id": raw.get("channel_id")}
+
+
+def _load_web_page(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    _check_keys(raw, set(_WEB_PAGE_KEYS), "web_page")
+    if not isinstance(raw.get("url"), str):
+        raise ScenarioError("web_page: url is required")
+    return {k: raw.get(k) for k in _WEB_PAGE_KEYS}
+
+
 def load_message(raw: dict[str, Any], default_date: int) -> MessageSpec:
     """Validate one explicit message; `default_date` is used when it has no date."""
     _check_keys(raw, _MESSAGE_KEYS, "message")
     if not isinstance(raw.get("id"), int) or raw["id"] <= 0:
         raise ScenarioError(f"message: id must be a positive int, got {raw.get('id')!r}")
     date = parse_date(raw["date"], "message.date") if "date" in raw else default_date
+    if raw.get("web_page") and (raw.get("media") or raw.get("poll")):
+        raise ScenarioError(f"message {raw['id']}: web_page is the message's media; no media or poll with it")
     return MessageSpec(
         id=raw["id"], date=date, text=str(raw.get("text", "")),
         views=raw.get("views"), forwards=raw.get("forwards"), post_author=raw.get("post_author"),
@@ -295,13 +375,17 @@ def load_message(raw: dict[str, Any], default_date: int) -> MessageSpec:
         media=load_media(raw["media"]) if raw.get("media") else None,
         poll=_load_poll(raw["poll"]) if raw.get("poll") else None,
         service=_load_service(raw["service"]) if raw.get("service") else None,
+        entities=_load_entities(raw.get("entities")), reactions=_load_reactions(raw.get("reactions")),
+        grouped_id=raw.get("grouped_id"), pinned=bool(raw.get("pinned", False)),
+        replies=_load_replies(raw.get("replies")), web_page=_load_web_page(raw.get("web_page")),
     )
 
 
 # --- generated messages --------------------------------------------------------------------
 
 _GENERATE_KEYS = {"count", "first_id", "gap_every", "deleted", "start_date", "date_step", "text_length",
-                  "views", "reply_every", "forward_every", "poll_every", "service_every", "media"}
+                  "views", "reply_every", "forward_every", "poll_every", "service_every", "media",
+                  "entities_every", "reactions_every", "comments_every", "discussion_id"}
 
 
 def _every(value: int, n: int) -> bool:
@@ -365,12 +449,24 @@ def _generated_message(msg_id: int, date: int, prev: int | None, gen: dict[str, 
     msg.media = media.media_for(msg_id)
     if _every(msg_id, int(gen.get("reply_every", 0))) and prev:
         msg.reply_to = prev
+    _reader_extras(msg, gen)
     every = int(gen.get("forward_every", 0))
     if _every(msg_id, every):
         msg.fwd_from = ({"from_name": "Hidden Sender", "date": date - 86400} if (msg_id // every) % 2 else
                         {"from_channel": 1000000001, "channel_post": msg_id, "post_author": "Original Author",
                          "date": date - 86400})
     return msg
+
+
+def _reader_extras(msg: MessageSpec, gen: dict[str, Any]) -> None:
+    """`entities_every`, `reactions_every`, `comments_every`: what readers see on many real posts."""
+    msg_id = msg.id
+    msg.styled = _every(msg_id, int(gen.get("entities_every", 0)))
+    if _every(msg_id, int(gen.get("reactions_every", 0))):
+        msg.reactions = [{"type": "emoji", "emoji": "👍", "count": 1 + msg_id % 50},
+                         {"type": "emoji", "emoji": "🔥", "count": 1 + msg_id % 7}]
+    if _every(msg_id, int(gen.get("comments_every", 0))):
+        msg.replies = {"count": msg_id % 30, "comments": True, "channel_id": gen.get("discussion_id")}
 
 
 def generate_messages(gen: dict[str, Any]) -> tuple[list[MessageSpec], int, int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP_LEVEL = ("errors", "session_lock", "telegram_parser", "telegram_parser_skill")
+TOP_LEVEL = ("errors", "exit_codes", "session_lock", "telegram_parser", "telegram_parser_skill")
 PACKAGES = ("tgexport", "telegram_test_server")
 
 # The parser's layers, bottom first: a module may import its own package and the layers below it.
@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("tgexport.media",),
     ("tgexport.run",),
     ("tgexport.cli",),
-    ("session_lock", "telegram_parser"),
+    ("exit_codes", "session_lock", "telegram_parser"),
     ("telegram_parser_skill",),
 )
 

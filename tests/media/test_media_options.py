@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from errors import ConfigError
-from testkit.cli import cli_env, run_cli
+from testkit.cli import cli_env, json_error, run_cli
 from tgexport.config.modes import MODES
 from tgexport.config.options import ParseOptions
 from tgexport.media.download import MediaDownloader
@@ -23,7 +23,8 @@ def test_option_values() -> None:
 
 def test_cli_rejects_a_bad_value(tmp_path: Path) -> None:
     done = run_cli(["parse", "--channel", "@some_channel", "--media-stall-timeout", "soon"], cli_env(tmp_path))
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 1
+    json_error(done, "CONFIG_ERROR")
     assert done.stderr.startswith("Error: --media-stall-timeout must be a number")
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from media_testkit import MIB, USERNAME, doc, scenario
 
 from testkit.cli import cli_env, run_cli
@@ -50,6 +51,7 @@ def _content(export: Path) -> dict[str, Any]:
     return {"messages": data["messages"], "files": files, "index": index, "state": state}
 
 
+@pytest.mark.slow
 def test_parallel_export_equals_sequential(tmp_path: Path) -> None:
     with running_server(scenario(MESSAGES, FAULTS)) as server:
         sequential = _content(_run(server, tmp_path / "safe", "safe"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from media_testkit import (
     MIB,
     check_stored,
@@ -60,6 +61,7 @@ def test_stall_every_time_fails_the_item_with_download_timeout(tmp_path: Path) -
         assert not list(export.rglob("*.part"))  # a completed run removes part files
 
 
+@pytest.mark.slow
 def test_slow_but_steady_download_is_not_killed(tmp_path: Path) -> None:
     """Every part takes 0.5 s, the whole file several seconds, the stall timeout is 1 s."""
     faults = [{"kind": "slow", "method": "upload.getFile", "delay": 0.5, "times": None}]

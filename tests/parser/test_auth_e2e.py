@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.cli import DUMMY_API_HASH, cli_env, read_app_log, run_cli
+from testkit.cli import DUMMY_API_HASH, cli_env, json_error, read_app_log, run_cli
 from testkit.server import make_session, running_server
 
 PHONE, CODE = "+15557770123", "86420"
@@ -45,7 +45,7 @@ def channels(tmp_path: Path, **env: str | None):
 
 def assert_auth_error(result, env: dict, fragment: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stdout == ""
+    json_error(result, "AUTH_ERROR")
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.stderr
     assert any(ln.endswith("error_code=AUTH_ERROR") and fragment in ln for ln in read_app_log(env).splitlines())
@@ -144,6 +144,7 @@ def _auth_key(session_path: Path) -> bytes:
         conn.close()
 
 
+@pytest.mark.slow
 def test_secrets_never_in_logs_or_outputs(server, session: str, tmp_path: Path) -> None:
     outputs: list[str] = []
     steps = [

@@ -1,4 +1,4 @@
-"""Unit tests of `--channel` parsing (contract section 2)."""
+"""Unit tests of `--channel` parsing (docs/contract.md section 3)."""
 from __future__ import annotations
 
 import pytest

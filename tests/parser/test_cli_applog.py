@@ -1,4 +1,4 @@
-"""App-log format (contract section 7): UTC `,mmmZ` stamps, `[run_id]` or `[-]`, ` error_code=` suffix."""
+"""App-log format (docs/contract.md section 6): UTC `,mmmZ` stamps, `[run_id]` or `[-]`, ` error_code=` suffix."""
 from __future__ import annotations
 
 import logging

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from telethon.sessions import SQLiteSession
 
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli
 
 LINE_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
@@ -27,7 +27,7 @@ def assert_config_error(tmp_path: Path, args: list[str], fragment: str, **env_ov
     old_log = read_app_log(env, "errors.log")
     result = run_cli(args, env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert result.stdout == ""
+    json_error(result, "CONFIG_ERROR")
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert fragment in lines[0]

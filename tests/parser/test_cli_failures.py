@@ -13,7 +13,7 @@ from telethon.sessions import SQLiteSession
 
 from errors import RATE_LIMIT, RateLimitError
 from telegram_parser import TelegramParser
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli
 from testkit.server import make_session, running_server
 
 SCENARIO = {
@@ -33,7 +33,8 @@ def server() -> Iterator:
 
 def assert_fatal(result, env: dict, code: str, fragment: str) -> None:
     assert result.returncode == 1
-    assert result.stdout == ""
+    error = json_error(result, code)
+    assert ("retry_after" in error) == (code == "RATE_LIMIT"), error  # how long Telegram asked to wait
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.stderr
     assert any(ln.endswith(f"error_code={code}") and fragment in ln for ln in read_app_log(env).splitlines())
@@ -82,6 +83,7 @@ def test_flood_wait_under_limit_is_sat_out_and_logged(tmp_path: Path, caplog: py
     assert info.value.retry_after == 61 and slept == [7, 5]
 
 
+@pytest.mark.slow
 def test_unreachable_server_is_network_error(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))

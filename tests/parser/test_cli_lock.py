@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import session_lock
-from testkit.cli import cli_env, read_app_log, run_cli, start_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli, start_cli
 from testkit.server import make_session, running_server
 
 BUSY = "Error: session is locked by another process (use another --session-file or wait)\n"
@@ -35,7 +36,7 @@ def test_busy_session_fails_at_once(server, tmp_path: Path, args: list[str]) -> 
     finally:
         holder.release()
     assert result.returncode == 1
-    assert result.stdout == ""
+    json_error(result, "SESSION_LOCKED")
     assert result.stderr == BUSY
     lines = [ln for ln in read_app_log(env).splitlines() if ln.endswith("error_code=SESSION_LOCKED")]
     assert len(lines) == 1 and f"locked by PID {os.getpid()}" in lines[0]
@@ -141,5 +142,6 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
         holder.release()
-    assert (proc.returncode, out, err) == (143, "", "Error: terminated (SIGTERM)\n")
+    assert (proc.returncode, err) == (143, "Error: terminated (SIGTERM)\n")
+    json_error(subprocess.CompletedProcess(proc.args, 143, out, err), None)
     assert "interrupted by a signal (SIGTERM); exit 143" in read_app_log(env)

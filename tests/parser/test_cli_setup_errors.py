@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from errors import ConfigError
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli
 from tgexport.config import applog
 from tgexport.config import environment as config
 
@@ -22,11 +22,11 @@ BAD_BYTES = b"TELEGRAM_API_ID=1\nX=\xff\n"
 
 
 def run_failing(tmp_path: Path, args: list[str], **overrides: str | None) -> tuple[str, dict[str, str]]:
-    """Run the CLI; assert exit 1, empty stdout and exactly one stderr line; return it and the env."""
+    """Run the CLI; assert exit 1, a CONFIG_ERROR JSON error on stdout, one stderr line; return it and the env."""
     env = cli_env(tmp_path, **overrides)
     result = run_cli(args, env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert result.stdout == ""
+    json_error(result, "CONFIG_ERROR")
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and result.stderr == lines[0] + "\n", result.stderr
     return lines[0], env

@@ -135,7 +135,8 @@ def test_downloads_match_server_bytes(env):
         stored = (env.export / item["path"]).read_bytes()
         assert _sha(stored) == _sha(data) == item["sha256"]
         assert item["size"] == len(data) and item["filename"] == item["path"].rsplit("/", 1)[1]
-        assert set(item) == {"type", "path", "filename", "size", "sha256"}
+        timed = {"duration"} if item["type"] == "video" else set()  # videos carry their duration
+        assert set(item) == {"type", "path", "filename", "size", "sha256", *timed}
     assert len(result[1][0]["sha256"]) == 64 and result[1][0]["size"] == 300000  # largest photo size
     assert env.outcomes() == ["success"] * 5 and env.no_temp_files()
     assert env.index == {r[0]["sha256"]: r[0]["path"] for r in result.values() if r}
@@ -183,6 +184,7 @@ def test_expired_reference_stays_expired(env):
 
 @with_scenario([doc(1, 4 * PART, "stall.bin"), doc(2, 1000, "ok.bin")],
                [{"kind": "stall", "message_id": 1, "offset": PART, "times": None}])
+@pytest.mark.slow
 def test_stalled_part_times_out(env, monkeypatch):
     monkeypatch.setenv(PAUSE_SCALE_ENV, "0")
     result = env.run(_all, base_timeout=2.0, per_file=1)

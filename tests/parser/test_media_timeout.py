@@ -1,4 +1,4 @@
-"""Size-adaptive media timeout boundaries (contract 10.4) and the base-timeout override."""
+"""Size-adaptive media timeout boundaries (docs/contract.md section 4, `TELEGRAM_PARSER_MEDIA_TIMEOUT`) and the base-timeout override."""
 from __future__ import annotations
 
 import pytest

@@ -73,7 +73,7 @@ def test_dry_run_writes_only_directory_summary_and_logs(server_factory: Any, tmp
     items = {m["id"]: m["media_files"] for m in result["new_messages"] if m["media_files"]}
     assert items == {2: [{"type": "photo", "path": None, "filename": None, "size": 30000}],
                      5: [{"type": "document", "path": None, "filename": None, "size": 3 * 1024 * 1024}],
-                     8: [{"type": "video", "path": None, "filename": None, "size": 50000}]}
+                     8: [{"type": "video", "path": None, "filename": None, "size": 50000, "duration": 10.0}]}
 
 
 def test_dry_run_on_an_existing_export_changes_only_summary_and_logs(server_factory: Any, tmp_path: Path) -> None:

@@ -77,12 +77,14 @@ def test_max_media_size_skips_larger_media_and_keeps_the_rest(server_factory: An
     assert set(items) == set(STORED) | set(SKIPPED)
 
     for mid, (kind, size) in SKIPPED.items():
+        timed = {"duration": 10.0} if kind == "video" else {}  # the server's default video duration
         assert items[mid] == [{"type": kind, "path": None, "filename": None, "size": size,
-                               "skipped": "max_media_size"}], mid
+                               "skipped": "max_media_size", **timed}], mid
     stored_paths = set()
     for mid, (kind, size) in STORED.items():
         (item,) = items[mid]
-        assert set(item) == {"type", "path", "filename", "size", "sha256"} and item["type"] == kind, item
+        timed = {"duration"} if kind == "video" else set()
+        assert set(item) == {"type", "path", "filename", "size", "sha256", *timed} and item["type"] == kind, item
         data = (export_dir / item["path"]).read_bytes()
         assert item["size"] == size == len(data) and data == server.world.expected_bytes(CHANNEL_ID, mid)
         assert item["sha256"] == hashlib.sha256(data).hexdigest()

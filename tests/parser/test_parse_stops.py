@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import errors
 from testkit.cli import cli_env, read_app_log, run_cli, start_cli
 from testkit.server import make_session
 
@@ -86,6 +87,7 @@ def test_flood_wait_above_bound_saves_and_stops_then_next_run_continues(server_f
     # stdout still reports exactly what this run saved, so a caller loses nothing
     reported = json.loads(proc.stdout)
     assert reported["error"]["error_code"] == "RATE_LIMIT" and reported["error"]["status"] == "rate_limited"
+    assert reported["error"]["retry_after"] == 100 and reported["error"]["hint"] == errors.HINTS["RATE_LIMIT"]
     assert reported["summary"] == summary and [m["id"] for m in reported["new_messages"]] == saved
     finished = [e for e in _events(tmp_path) if e["event"] == "run_finished"]
     assert finished[-1]["data"]["error_code"] == "RATE_LIMIT" and finished[-1]["data"]["retry_after"] == 100

@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from telethon.tl import types
 
-from tgexport.records.message import CONTRACT_KEYS, action_name, matches_keywords, message_to_record
+from tgexport.records.message import (
+    CONTRACT_KEYS,
+    READER_KEYS,
+    action_name,
+    matches_keywords,
+    message_to_record,
+)
 
 PEER = types.PeerChannel(1234)
 WHEN = datetime(2024, 3, 1, 12, 30, 5, tzinfo=UTC)
@@ -15,12 +21,15 @@ def _text(value: str) -> types.TextWithEntities:
     return types.TextWithEntities(text=value, entities=[])
 
 
-def test_plain_message_has_exactly_the_contract_keys() -> None:
+def test_plain_message_has_the_contract_keys_then_the_reader_keys() -> None:
     msg = types.Message(id=7, peer_id=PEER, date=WHEN, message="Привет", views=10, forwards=2)
     record = message_to_record(msg)
-    assert tuple(record) == CONTRACT_KEYS
+    assert tuple(record) == CONTRACT_KEYS + READER_KEYS
     assert record == {"id": 7, "date": "2024-03-01T12:30:05Z", "text": "Привет", "media_files": [],
-                      "forwarded": None, "reply_to_msg_id": None, "views": 10, "forwards": 2}
+                      "forwarded": None, "reply_to_msg_id": None, "views": 10, "forwards": 2,
+                      "entities": [], "text_markdown": "Привет", "edit_date": None, "grouped_id": None,
+                      "post_author": None, "pinned": False, "reactions": None, "replies": None,
+                      "web_page": None, "attachment": None}
 
 
 def test_date_is_converted_to_utc() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli
 from testkit.server import make_session, running_server
 
 ALPHA = {"id": 1111111111, "username": "alpha_news", "title": "Альфа — новости 📰"}
@@ -101,13 +101,14 @@ def test_megagroup_resolves(server, session: str, tmp_path: Path) -> None:
     assert ok_json(resolve(tmp_path, "@talk_group"))["id"] == 1555555555
 
 
-def assert_fails(result, env: dict, code: str, fragment: str) -> None:
+def assert_fails(result, env: dict, code: str, fragment: str) -> dict:
     assert result.returncode == 1
-    assert result.stdout == ""
+    error = json_error(result, code)
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.stderr
     assert any(line.endswith(f"error_code={code}") and fragment in line
                for line in read_app_log(env).splitlines())
+    return error
 
 
 @pytest.mark.parametrize(
@@ -125,7 +126,11 @@ def test_unknown_private_or_not_a_channel(server, session: str, tmp_path: Path, 
                                           fragment: str) -> None:
     env = cli_env(tmp_path)
     result = run_cli(["resolve", "--channel", form, "--session-file", session], env)
-    assert_fails(result, env, code, fragment)
+    hint = assert_fails(result, env, code, fragment)["hint"]
+    if "not found" in fragment:  # what to do differs from a refused request: check the name
+        assert "`channels` lists what this account sees" in hint
+    elif "private" in fragment:
+        assert hint.startswith("join the channel")
 
 
 def test_channels_lists_member_channels_exactly(server, session: str, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from errors import DataFormatError
-from testkit.cli import cli_env, read_app_log, run_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli
 from testkit.server import make_session, running_server
 from tgexport.store.export import ChannelInfo, ExportStore
 
@@ -174,7 +174,8 @@ def test_damaged_file_is_refused_by_the_cli(world: tuple[Any, Path, Path], tmp_p
     proc = run_cli(["parse", "--channel", "@damage_chan", "--session-file", str(world[1]), "--output-dir",
                     str(out)], env)
     lines = proc.stderr.splitlines()
-    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    json_error(proc, "DATA_FORMAT_ERROR")
     assert len(lines) == 1 and lines[0].startswith("Error: ") and str(export_dir / name) in lines[0], proc.stderr
     assert fragment in lines[0]
     assert any(line.endswith("error_code=DATA_FORMAT_ERROR") and name in line

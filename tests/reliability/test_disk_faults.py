@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import errors
-from testkit.cli import cli_env, run_cli
+from testkit.cli import cli_env, json_error, run_cli
 from testkit.server import make_session
 from tests.reliability.hardening_kit import (
     all_json_parses,
@@ -110,7 +110,7 @@ def test_disk_that_stays_full_leaves_every_previous_file_byte_identical(server_f
     result = run_cli(parse_args("@diskchan", session, out), {**env, FAULT: full})
     _assert_clean_storage_stop(result, env, "No space left on device (injected at journal_append)")
     assert {k: v for k, v in snapshot(out).items() if "/logs/" not in k} == before
-    assert result.stdout == ""  # nothing could be saved, so nothing is reported as saved
+    json_error(result, "STORAGE_ERROR")  # nothing could be saved: only the error, no result
     _assert_next_run_completes(server, session, out, env)
 
 

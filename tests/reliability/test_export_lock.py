@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+import errors
 import session_lock
-from testkit.cli import cli_env, read_app_log, run_cli, start_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli, start_cli
 from testkit.server import make_session, server_call
 from tests.reliability.hardening_kit import (
     app_log_codes,
@@ -58,7 +59,8 @@ def test_second_run_on_the_same_export_is_refused_and_the_first_finishes(server_
         assert server_call(server, server.drop_connections) >= 1  # let the first run go on
     finally:
         stdout, stderr = finish(first)
-    assert (second.returncode, second.stdout) == (1, "")
+    assert second.returncode == 1
+    assert json_error(second, "EXPORT_LOCKED")["hint"] == errors.HINTS["EXPORT_LOCKED"]
     assert second.stderr == _busy_line(first.pid, out)
     assert app_log_codes(env).count("EXPORT_LOCKED") == 1
     assert first.returncode == 0, stderr
@@ -79,7 +81,8 @@ def test_lock_is_taken_before_the_export_directory_exists(server_factory, tmp_pa
         left = sorted(p.name for p in out.iterdir())
     finally:
         holder.release()
-    assert (result.returncode, result.stdout, result.stderr) == (1, "", _busy_line(os.getpid(), out))
+    assert (result.returncode, result.stderr) == (1, _busy_line(os.getpid(), out))
+    json_error(result, "EXPORT_LOCKED")
     assert left == [f".{CHANNEL_ID}.export.lock"]  # no export directory, no summary
     lines = [ln for ln in read_app_log(env).splitlines() if ln.endswith("error_code=EXPORT_LOCKED")]
     assert len(lines) == 1 and f"PID {os.getpid()}" in lines[0]

@@ -137,6 +137,7 @@ def signed_in(tmp_path_factory) -> Iterator[tuple[Path, Flow]]:
         yield tmp, flow
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_output(signed_in) -> None:
     tmp, flow = signed_in
     key = _auth_key(tmp / "acc.session")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import errors
 import session_lock
 from testkit.cli import REPO_ROOT, cli_env, read_app_log, run_cli, start_cli
 from testkit.server import make_session
@@ -64,7 +65,8 @@ def test_signal_mid_export_saves_reports_and_exits(server_factory, tmp_path: Pat
     assert len(saved) == 300 and summary["new_messages"] == 300  # the three pages before the stop
     reported = json.loads(stdout)  # the partial result, as for every stop after the export is open
     assert reported["summary"] == summary and [m["id"] for m in reported["new_messages"]] == saved
-    assert reported["error"] == {"error_code": None, "status": "interrupted", "message": line[len("Error: "):-1]}
+    assert reported["error"] == {"error_code": None, "status": "interrupted", "message": line[len("Error: "):-1],
+                                 "hint": errors.INTERRUPTED_HINT}
     finished = [e["data"] for e in events(out) if e["event"] == "run_finished"]
     assert finished[-1]["status"] == "interrupted" and finished[-1]["interrupted"] is True
     assert f"interrupted by a signal ({sig.name}); exit {code}" in read_app_log(env)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from session_lock import BUSY_MESSAGE, SessionLock, lock_path_for, session_db_path
-from testkit.cli import cli_env, read_app_log, run_cli, start_cli
+from testkit.cli import cli_env, json_error, read_app_log, run_cli, start_cli
 from testkit.server import make_session, running_server
 from tests.stability.children import start_ready_child
 from tests.stability.sigint import sigint_catchable
@@ -159,10 +159,10 @@ def _assert_intact_export(result_stdout: str) -> dict[str, Any]:
 
 
 def _assert_locked_exit(run: subprocess.CompletedProcess[str], env: dict[str, str], owner_pid: int) -> None:
-    """Exit 1, the exact stderr line, nothing on stdout, SESSION_LOCKED with the owner's PID logged."""
+    """Exit 1, the exact stderr line, the JSON error on stdout, SESSION_LOCKED with the owner's PID logged."""
     assert run.returncode == 1, (run.returncode, run.stderr)
     assert run.stderr == BUSY_STDERR, run.stderr
-    assert run.stdout == ""
+    json_error(run, "SESSION_LOCKED")
     locked = [ln for ln in read_app_log(env, "errors.log").splitlines() if ln.endswith("error_code=SESSION_LOCKED")]
     assert len(locked) == 1 and f"PID {owner_pid}" in locked[0], locked
     assert "database is locked" not in read_app_log(env), "a refused run must not touch SQLite"
@@ -268,7 +268,8 @@ def test_integration_sqlite_locked_too_long_fails_cleanly(tmp_path: Path) -> Non
             assert holder.poll() is None
         finally:
             _finish_helper(holder)
-    assert run.returncode == 1 and run.stdout == "", (run.returncode, run.stderr)
+    assert run.returncode == 1, (run.returncode, run.stderr)
+    json_error(run, "SESSION_LOCKED")
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "database is locked" in lines[0], run.stderr
     log = read_app_log(env)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from errors import ConfigError
-from tgexport.client.channel_ref import parse_channel_ref
+from tgexport.cli.channel_list import ALL_CHANNELS, is_batch, parse_channels, single_channel
 from tgexport.config import environment as config
 from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
@@ -22,14 +22,20 @@ class ContractArgumentParser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see --help)")
 
 
-def build_parser() -> ContractArgumentParser:
-    """Every option of the contract plus --max-flood-wait and --lock-wait."""
+def build_parser(prog: str | None = None) -> ContractArgumentParser:
+    """Every option of the contract plus the added ones (--max-flood-wait, --lock-wait, ...); the usage
+    names `prog`, by default the program run (`telegram_parser_skill.py` or `tg-channel-parser`)."""
     p = ContractArgumentParser(
-        prog="telegram_parser_skill.py",
+        prog=prog,
         description="Export Telegram channels to JSON + media (channels | resolve | parse).",
     )
     p.add_argument("command", choices=COMMANDS, help="what to do")
-    p.add_argument("--channel", help="link (https://t.me/name[/post]), @name, name, numeric or -100… id")
+    p.add_argument("--channel", nargs="+", action="extend", metavar="CHANNEL",
+                   help="link (https://t.me/name[/post]), @name, name, numeric or -100… id; "
+                        "parse takes several (or the option repeated)")
+    p.add_argument("--channels-file", metavar="PATH",
+                   help="parse: one channel a line (blank lines and # comments ignored); - reads stdin")
+    p.add_argument("--all-channels", action="store_true", help="parse: every channel that `channels` lists")
     p.add_argument("--mode", choices=("safe", "normal"), default="safe", help="pacing preset (default safe)")
     p.add_argument("--date-from", help="keep messages on or after this UTC day (YYYY-MM-DD)")
     p.add_argument("--date-to", help="keep messages on or before this UTC day (YYYY-MM-DD)")
@@ -76,11 +82,16 @@ def validate_args(args: argparse.Namespace) -> None:
     args.max_flood_wait = DEFAULT_MAX_FLOOD_WAIT if flood is None else flood
     if not str(args.session_file or "").strip():
         raise ConfigError("--session-file must not be empty")
+    args.channels = None
+    args.batch = False
     if args.command == "channels":
         return
-    if not (args.channel or "").strip():
-        raise ConfigError(f"--channel is required for {args.command}")
-    parse_channel_ref(args.channel)
+    if args.command == "resolve":
+        args.channel = single_channel(args)
+        return
+    args.channels = parse_channels(args)
+    args.batch = is_batch(args)
+    args.channel = args.channels[0] if args.channels else ALL_CHANNELS
     if args.command == "parse":
         args.output_dir = args.output_dir or config.default_output_dir()
         args.options = ParseOptions.build(

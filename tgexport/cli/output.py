@@ -1,29 +1,38 @@
-"""What the CLI prints: the result as UTF-8 JSON on stdout, and one `Error:` line on stderr per failure."""
+"""What the CLI prints: the result as UTF-8 JSON on stdout, and per failure one JSON object on stdout
+(`{"error": {...}}`, or the saved result carrying `error`) plus one `Error:` line on stderr."""
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
 
-from errors import ParserError, one_line
+from errors import ParserError, error_json, one_line
 from tgexport.core.atomic_json import dump_json_text
 from tgexport.store.layout import write_result
 
 log = logging.getLogger("telegram_parser_skill")
 
 
-def fail(exc: ParserError, cause: BaseException | None = None) -> int:
-    """Log the error with its code (and `cause`'s traceback), print one `Error:` line, return the exit code."""
+def fail(exc: ParserError, cause: BaseException | None = None, result: Any = None, *, stdout: bool = True) -> int:
+    """Log the error with its code (and `cause`'s traceback), print it, return the exit code."""
     log.error(one_line(exc.log_message), exc_info=cause, extra={"error_code": exc.code})
-    print(f"Error: {one_line(exc.message)}", file=sys.stderr, flush=True)
-    return exc.exit_code
+    return report(exc, result, stdout=stdout)
 
 
-def utf8_stdio() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(encoding="utf-8")
+def report(exc: BaseException, result: Any = None, message: str | None = None, *, stdout: bool = True) -> int:
+    """Print one JSON object on stdout (`result`, which already names the error, else `{"error": …}`)
+    and one `Error:` line on stderr; return the exit code (1 unless `exc` carries another).
+
+    `stdout=False` when the command's lines already carry the error (a batch's JSON Lines)."""
+    text = message or one_line(exc)
+    try:
+        if stdout:
+            emit(result if result is not None else {"error": error_json(exc, text)})
+    except (OSError, ValueError) as closed:  # stdout gone (closed pipe): the Error line and exit code remain
+        log.warning("could not print the error to stdout: %s", one_line(closed))
+    print(f"Error: {text}", file=sys.stderr, flush=True)
+    return getattr(exc, "exit_code", 1)
 
 
 def emit(result: Any) -> None:
@@ -38,3 +47,14 @@ def emit(result: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_line(result: dict[str, Any]) -> None:
+    """Print one result as a single UTF-8 JSON line (JSON Lines: a batch prints one per channel) and flush."""
+    text = json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    sys.stdout.flush()
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+    sys.stdout.flush()

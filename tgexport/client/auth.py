@@ -90,9 +90,11 @@ async def _request_code(client: Any, phone: str, state_path: Path) -> str:
     try:
         sent = await client.send_code_request(phone)
     except tl_errors.PhoneNumberInvalidError as exc:
-        raise AuthError("TELEGRAM_PHONE is not a valid phone number") from exc
+        raise AuthError("TELEGRAM_PHONE is not a valid phone number",
+                        hint="set TELEGRAM_PHONE to the account's number with its country code (+…), then run again") from exc
     except tl_errors.PhoneNumberBannedError as exc:
-        raise AuthError("this phone number is banned by Telegram") from exc
+        raise AuthError("this phone number is banned by Telegram",
+                        hint="this account cannot sign in: use another TELEGRAM_PHONE with another --session-file") from exc
     save_auth_state(state_path, phone, sent.phone_code_hash)
     log.info("login code requested; auth state saved to %s", state_path.name)
     return sent.phone_code_hash
@@ -107,7 +109,9 @@ async def _two_step(client: Any, creds: Credentials, io: AuthIO, state_path: Pat
     try:
         await client.sign_in(password=password)
     except tl_errors.PasswordHashInvalidError as exc:
-        raise AuthError("the two-step verification password is wrong (TELEGRAM_2FA_PASSWORD)") from exc
+        raise AuthError("the two-step verification password is wrong (TELEGRAM_2FA_PASSWORD)",
+                        hint="set TELEGRAM_2FA_PASSWORD to the account's two-step verification password and run "
+                             "again (TELEGRAM_CODE is not needed again)") from exc
     except tl_errors.RPCError as exc:
         clear_auth_state(state_path)
         raise AuthError(f"the pending sign-in is no longer valid ({exc.message}): "
@@ -126,7 +130,8 @@ async def _sign_in_with_code(client: Any, phone: str, code: str, code_hash: str,
         clear_auth_state(state_path)
         raise AuthError("the login code has expired: unset TELEGRAM_CODE and run again to get a new code") from exc
     except tl_errors.PhoneNumberUnoccupiedError as exc:
-        raise AuthError("no Telegram account uses this phone number (sign up in an official app first)") from exc
+        raise AuthError("no Telegram account uses this phone number (sign up in an official app first)",
+                        hint="create the account in an official Telegram app, then run again") from exc
     return False
 
 

@@ -1,4 +1,4 @@
-"""Parse a `--channel` value (contract section 2) into a `ChannelRef`."""
+"""Parse a `--channel` value (docs/contract.md section 3) into a `ChannelRef`."""
 from __future__ import annotations
 
 import re

@@ -48,6 +48,8 @@ async def retry_locked_database(
                     f"session database is locked by another program ({exc}) after {attempt} attempt(s); "
                     "close other programs that use this session file or try again later",
                     attempts=attempt,
+                    hint="close the other program that has this .session file open (a Telethon script, "
+                         "an SQLite viewer), or use another --session-file; then run again",
                 ) from exc
             delay = backoff_delay(attempt)
             logger.warning(

@@ -27,11 +27,15 @@ log = logging.getLogger("tgexport.client.resolver")
 
 def _not_found(ref: ChannelRef) -> ExternalApiError:
     how = "username" if ref.username else "id"
-    return ExternalApiError(f"channel not found: no channel with {how} {ref.describe()} is visible to this account")
+    return ExternalApiError(f"channel not found: no channel with {how} {ref.describe()} is visible to this account",
+                            hint="check the channel's name or id (`channels` lists what this account sees); "
+                                 "running it again unchanged gives the same answer")
 
 
 def _private(ref: ChannelRef) -> ExternalApiError:
-    return ExternalApiError(f"channel {ref.describe()} is private or not accessible to this account")
+    return ExternalApiError(f"channel {ref.describe()} is private or not accessible to this account",
+                            hint="join the channel with this account in a Telegram app (or use an account that "
+                                 "is a member), then run again")
 
 
 async def _input_by_username(client: Any, ref: ChannelRef) -> Any:
@@ -98,3 +102,22 @@ def channel_username(entity: Any) -> str | None:
         if getattr(item, "active", False):
             return item.username
     return None
+
+
+def cached_channel_peer(client: Any, ref: ChannelRef) -> types.InputPeerChannel | None:
+    """The channel's input peer from the session's entity cache alone (no request); None when not cached."""
+    key: Any = ref.username if ref.username else types.PeerChannel(ref.channel_id or 0)
+    try:
+        peer = client.session.get_input_entity(key)
+    except (ValueError, TypeError):
+        return None
+    return peer if isinstance(peer, types.InputPeerChannel) else None
+
+
+def names_channel(ref: ChannelRef, entity: Any) -> bool:
+    """True when `entity` is the channel `ref` names (its id, or one of its usernames, any case)."""
+    if ref.channel_id is not None:
+        return int(getattr(entity, "id", 0)) == ref.channel_id
+    names = {getattr(entity, "username", None) or ""}
+    names.update(getattr(item, "username", "") for item in getattr(entity, "usernames", None) or [])
+    return (ref.username or "").lower() in {n.lower() for n in names if n}

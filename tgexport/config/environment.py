@@ -1,4 +1,7 @@
-"""Configuration from the environment and the `.env` file next to the CLI script."""
+"""Configuration from the environment and the `.env` file in the app's home folder.
+
+The home folder holds `.env` and the app logs (`logs/`): beside `telegram_parser_skill.py` for the
+script (the contract), the current directory for the installed `tg-channel-parser` command."""
 from __future__ import annotations
 
 import io
@@ -12,6 +15,7 @@ from dotenv import load_dotenv
 from errors import ConfigError
 
 SCRIPT_DIR = Path(__file__).resolve().parents[2]
+_home: list[Path] = [SCRIPT_DIR]
 
 ENV_FILE_ENV = "TELEGRAM_PARSER_ENV_FILE"
 LOG_DIR_ENV = "TELEGRAM_PARSER_LOG_DIR"
@@ -21,10 +25,20 @@ DEFAULT_OUTPUT_DIR = "./out"
 DEFAULT_SESSION = "telegram_session"
 
 
+def set_home(folder: Path) -> None:
+    """Make `folder` the home of `.env` and `logs/` (the installed command passes the current directory)."""
+    _home[0] = folder
+
+
+def home() -> Path:
+    """Where `.env` and `logs/` live: beside the script unless `set_home` said otherwise."""
+    return _home[0]
+
+
 def env_file_path() -> Path:
-    """The `.env` file to load: `TELEGRAM_PARSER_ENV_FILE`, else `.env` beside the script."""
+    """The `.env` file to load: `TELEGRAM_PARSER_ENV_FILE`, else `.env` in the home folder."""
     raw = os.environ.get(ENV_FILE_ENV, "").strip()
-    return Path(raw) if raw else SCRIPT_DIR / ".env"
+    return Path(raw) if raw else home() / ".env"
 
 
 class _Collect(logging.Handler):
@@ -101,9 +115,9 @@ def env_number(name: str, default: float | None, *, positive: bool = False) -> f
 
 
 def log_dir() -> Path:
-    """App-log folder: `TELEGRAM_PARSER_LOG_DIR`, else `logs/` beside the script."""
+    """App-log folder: `TELEGRAM_PARSER_LOG_DIR`, else `logs/` in the home folder."""
     raw = os.environ.get(LOG_DIR_ENV, "").strip()
-    return Path(raw).expanduser() if raw else SCRIPT_DIR / "logs"
+    return Path(raw).expanduser() if raw else home() / "logs"
 
 
 def default_output_dir() -> str:
@@ -168,7 +182,9 @@ def load_api_credentials() -> tuple[int, str]:
     if missing:
         raise ConfigError(
             f"{' and '.join(missing)} not set: put them in the environment or in .env "
-            "(get them at https://my.telegram.org)"
+            "(get them at https://my.telegram.org)",
+            hint="get api_id and api_hash at https://my.telegram.org (API development tools) and set "
+                 "TELEGRAM_API_ID and TELEGRAM_API_HASH in the environment or in .env",
         )
     if not raw_id.isdigit():
         raise ConfigError("TELEGRAM_API_ID must be a positive integer")

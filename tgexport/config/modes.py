@@ -1,4 +1,4 @@
-"""Pacing presets `safe` / `normal` (contract section 8) and the test-only pause scale."""
+"""Pacing presets `safe` / `normal` (docs/contract.md section 7) and the test-only pause scale."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from errors import DataFormatError
-from tgexport.core import fault_points
+from tgexport.core import fault_points, platform
 
 OUTLINE_DEPTH = 2  # objects/arrays this deep are laid out one member per line; deeper ones compact
 
@@ -83,9 +83,9 @@ class AtomicWriter:
         self.path = Path(path)
         fault_points.raise_os_error("json_write", self.path)
         fd, self.tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp",
-                                             dir=self.path.parent)
+                                             dir=platform.long_path(self.path.parent))
         try:
-            os.fchmod(fd, mode)
+            platform.set_mode(fd, mode)
             self.handle: BinaryIO = os.fdopen(fd, "wb")
         except BaseException:
             os.close(fd)
@@ -100,7 +100,7 @@ class AtomicWriter:
                 os.fsync(self.handle.fileno())
             if before_rename is not None:
                 before_rename()
-            os.replace(self.tmp_name, self.path)
+            platform.replace(self.tmp_name, platform.long_path(self.path))  # Windows: retried while a reader holds it
         except BaseException:
             self._unlink()
             raise
@@ -117,18 +117,7 @@ class AtomicWriter:
             os.unlink(self.tmp_name)
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+fsync_dir = platform.fsync_dir  # make a rename durable (skipped where directories cannot be opened)
 
 
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")

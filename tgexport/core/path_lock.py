@@ -1,6 +1,7 @@
 """An exclusive inter-process lock on one lock file that names its owner (PID, host, time, ...).
 
-The lock is an OS lock (`flock` on POSIX, `msvcrt.locking` on Windows) held on the lock file;
+The lock is an OS lock (`flock` on POSIX, `msvcrt.locking` on Windows: tgexport/core/platform.py)
+held on the lock file;
 the kernel frees it when the holder dies, so a lock file left behind by a crash never blocks
 (the PID inside is for people only). After taking the OS lock we check that the path still
 names the inode we locked, which closes the race with a releasing holder that unlinks the file.
@@ -12,13 +13,13 @@ import contextlib
 import json
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import errors
+from tgexport.core import platform
 from tgexport.core.timeutil import utc_now_iso
 
 POLL_INTERVAL = 0.2  # seconds between attempts while waiting (--lock-wait)
@@ -31,37 +32,6 @@ _OPEN_FLAGS = (
     | getattr(os, "O_BINARY", 0)
     | getattr(os, "O_NOINHERIT", 0)
 )
-
-if sys.platform == "win32":  # pragma: no cover - not exercised on the Linux CI
-    import msvcrt
-
-    _WIN_LOCK_OFFSET = 1 << 30  # lock a byte far past the owner JSON so it stays readable
-
-    def _try_os_lock(fd: int) -> bool:
-        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _os_unlock(fd: int) -> None:
-        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_os_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _os_unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
 
 def owner_pid(owner: dict[str, Any]) -> int | None:
     pid = owner.get("pid")
@@ -166,11 +136,11 @@ class PathLock:
         while True:
             fd = self._open_lock_file()
             try:
-                if not _try_os_lock(fd):
+                if not platform.try_lock(fd):
                     owner = _read_owner_settled(fd)
                     os.close(fd)
                     return owner
-                if sys.platform != "win32" and not _same_file(fd, self.lock_path):
+                if platform.can_unlink_open_files() and not _same_file(fd, self.lock_path):
                     os.close(fd)  # the holder unlinked it after our open: lock the new file instead
                     continue
             except BaseException:
@@ -179,7 +149,7 @@ class PathLock:
             try:
                 self._write_owner(fd)
             except BaseException:  # e.g. Ctrl+C right after locking: leave no lock file behind
-                if sys.platform != "win32" and _same_file(fd, self.lock_path):
+                if platform.can_unlink_open_files() and _same_file(fd, self.lock_path):
                     _unlink_quietly(self.lock_path)
                 os.close(fd)
                 raise
@@ -203,8 +173,8 @@ class PathLock:
             return
         mine = self._owner_pid == os.getpid()
         try:
-            if sys.platform == "win32":  # pragma: no cover - an open file cannot be unlinked there
-                _os_unlock(fd)
+            if not platform.can_unlink_open_files():  # pragma: no cover - Windows: unlock, close, then unlink
+                platform.unlock(fd)
                 os.close(fd)
                 fd = None
                 if mine:
@@ -225,10 +195,9 @@ class PathLock:
 
 
 def _owner_only(fd: int) -> None:
-    """Mode 0600 on POSIX, also for a lock file left behind (created earlier with another mode)."""
-    if sys.platform != "win32":
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, LOCK_FILE_MODE)
+    """Mode 0600 where modes exist, also for a lock file left behind (created earlier with another mode)."""
+    with contextlib.suppress(OSError):
+        platform.set_mode(fd, LOCK_FILE_MODE)
 
 
 def _unlink_quietly(path: Path) -> None:

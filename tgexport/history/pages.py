@@ -103,10 +103,12 @@ class HistoryReader:
         if seconds > 0:
             await self.sleep(seconds)
 
-    async def pages(self, after_id: int, window: DateWindow, progress: ScanProgress) -> AsyncIterator[list[Any]]:
+    async def pages(self, after_id: int, window: DateWindow, progress: ScanProgress,
+                    until_id: int | None = None) -> AsyncIterator[list[Any]]:
         """One list per request (maybe empty): in-window messages with id > after_id, ascending.
 
         `progress.position` already covers the yielded page (and any filtered-out messages in it).
+        `until_id` (the newest id the dialog list gave) ends the scan once passed: no empty last request.
         """
         progress.position = max(progress.position, after_id)
         # A first export with --date-from starts at that day; one second early so the day's
@@ -120,7 +122,10 @@ class HistoryReader:
             fault_points.hit("history_page")  # an answer arrived; nothing of it is processed yet
             offset_date = None
             progress.pages += 1
-            yield self._take(result, window, progress)
+            page = self._take(result, window, progress)
+            if until_id is not None and progress.position >= until_id:
+                progress.done = True
+            yield page
 
     def _take(self, result: Any, window: DateWindow, progress: ScanProgress) -> list[Any]:
         """The in-window messages of one response; advances `progress` and decides when to stop."""

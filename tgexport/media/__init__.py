@@ -5,7 +5,9 @@
   `media_files` items (pass the `describe_media` results when already known);
   `.stats` counts saved, skipped_by_size, dedup_hits, errors.
 - `limit_bytes(mb)` / `exceeds_limit(info, max_bytes)`: the `--max-media-size` rule (larger than).
-- `no_file_item(kind, **extra)`: the item shapes without a stored file (below).
+- `no_file_item(info, **extra)`: the item shapes without a stored file (below).
+
+Every item also carries `subtype` and `duration` when Telegram gives them (`MediaInfo.item_extras`).
 
 Item shapes (export.json `media_files`):
 - stored:    {"type", "path": "media/<kind>s/<id>_<name>", "filename", "size", "sha256"}

@@ -113,10 +113,10 @@ def exceeds_limit(info: MediaInfo, max_bytes: int | None) -> bool:
     return max_bytes is not None and info.known_size is not None and info.known_size > max_bytes
 
 
-def no_file_item(kind: str, **extra: Any) -> dict[str, Any]:
+def no_file_item(info: MediaInfo, **extra: Any) -> dict[str, Any]:
     """A `media_files` item without a stored file: `extra` is `error`, `size` (+ `skipped`) or,
-    in a dry run, `size` alone."""
-    return {"type": kind, "path": None, "filename": None, **extra}
+    in a dry run, `size` alone; then `subtype`/`duration` when known."""
+    return {"type": info.kind, "path": None, "filename": None, **extra, **info.item_extras()}
 
 
 class MediaDownloader:
@@ -163,7 +163,7 @@ class MediaDownloader:
             return []
         if exceeds_limit(info, self.max_bytes):
             self.stats.skipped_by_size += 1
-            return [no_file_item(info.kind, size=info.known_size, skipped=SKIPPED_BY_SIZE)]
+            return [no_file_item(info, size=info.known_size, skipped=SKIPPED_BY_SIZE)]
         source = media_source(message)
         key = source.file_key if source is not None else None
         while key is not None and key in self._inflight:  # the same file for an earlier message
@@ -187,7 +187,8 @@ class MediaDownloader:
             return None
         rel, sha, size = found
         self.stats.dedup_hits += 1
-        return {"type": info.kind, "path": rel, "filename": rel.rsplit("/", 1)[-1], "size": size, "sha256": sha}
+        return {"type": info.kind, "path": rel, "filename": rel.rsplit("/", 1)[-1], "size": size, "sha256": sha,
+                **info.item_extras()}
 
     async def _download_new(self, message: Any, info: MediaInfo, key: str | None,
                             after: asyncio.Future[Any] | None) -> list[dict[str, Any]]:
@@ -201,7 +202,7 @@ class MediaDownloader:
                 except _ItemFailed as failed:
                     self.stats.errors += 1
                     self._drop_part(message)  # the item is final: nobody will resume it
-                    return [no_file_item(info.kind, error=failed.error)]
+                    return [no_file_item(info, error=failed.error)]
             if after is not None:
                 await asyncio.wait([after])  # a stop here keeps the finished part file for the next run
             return [await self._keep(tmp, message.id, info, key)]
@@ -387,7 +388,7 @@ class MediaDownloader:
             self.stats.saved += 1
             self.store.record(sha, rel, key)
         return {"type": info.kind, "path": rel, "filename": rel.rsplit("/", 1)[-1], "size": size,
-                "sha256": sha}
+                "sha256": sha, **info.item_extras()}
 
 
 def _check_size(path: Path, expected: int | None) -> None:

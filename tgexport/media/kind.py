@@ -1,4 +1,4 @@
-"""Classify a Telethon message's media and find the file location to download (contract section 6)."""
+"""Classify a Telethon message's media and find the file location to download (docs/contract.md section 5)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +20,17 @@ class MediaInfo:
     known_size: int | None
     original_name: str | None
     mime_type: str | None
+    subtype: str | None = None  # "voice" | "audio" | "sticker" | "animation" | "round_video"
+    duration: float | None = None  # seconds, where Telegram gives it
+
+    def item_extras(self) -> dict[str, Any]:
+        """`subtype` and `duration` for a media_files item, each only when known."""
+        extras: dict[str, Any] = {}
+        if self.subtype is not None:
+            extras["subtype"] = self.subtype
+        if self.duration is not None:
+            extras["duration"] = self.duration
+        return extras
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,24 @@ def largest_photo_size(photo: types.Photo) -> Any | None:
                                                                            types.PhotoSizeProgressive))))
 
 
+def _subtype(document: types.Document) -> tuple[str | None, float | None]:
+    """(subtype, duration) from the document's attributes; a sticker beats its video or animation."""
+    found: dict[type, Any] = {type(a): a for a in document.attributes or []}
+    video = found.get(types.DocumentAttributeVideo)
+    audio = found.get(types.DocumentAttributeAudio)
+    timed = video if video is not None else audio
+    duration = timed.duration if timed is not None and timed.duration is not None else None
+    if types.DocumentAttributeSticker in found:
+        return "sticker", duration
+    if types.DocumentAttributeAnimated in found:
+        return "animation", duration
+    if video is not None:
+        return ("round_video" if video.round_message else None), duration
+    if audio is not None:
+        return ("voice" if audio.voice else "audio"), duration
+    return None, None
+
+
 def _file_name(document: types.Document) -> str | None:
     for attr in document.attributes or []:
         if isinstance(attr, types.DocumentAttributeFilename):
@@ -111,8 +140,9 @@ def describe_media(message: Any) -> MediaInfo | None:
         return MediaInfo(PHOTO, _size_bytes(photo[1]), None, PHOTO_MIME)
     document = _document_of(getattr(message, "media", None))
     if document is not None:
+        subtype, duration = _subtype(document)
         return MediaInfo(kind_for_mime(document.mime_type), document.size, _file_name(document),
-                         document.mime_type)
+                         document.mime_type, subtype, duration)
     return None
 
 

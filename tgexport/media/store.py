@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from tgexport.core import fault_points
+from tgexport.core import fault_points, platform
 from tgexport.core.atomic_json import fsync_dir
 from tgexport.media.names import relative_posix, safe_target
 
@@ -35,7 +35,7 @@ def _fsync_file(path: Path) -> None:
 def _move_atomic(src: Path, dst: Path) -> None:
     """Rename `src` onto `dst`; across file systems copy beside `dst` first, then rename."""
     try:
-        os.replace(src, dst)
+        platform.replace(src, platform.long_path(dst))  # Windows: retried while another process holds it
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
@@ -43,7 +43,7 @@ def _move_atomic(src: Path, dst: Path) -> None:
         try:
             shutil.copyfile(src, staging)
             _fsync_file(staging)
-            os.replace(staging, dst)
+            platform.replace(staging, platform.long_path(dst))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 staging.unlink()

@@ -1,4 +1,4 @@
-"""Size-adaptive media timeout (contract section 10.4)."""
+"""Size-adaptive media timeout (docs/contract.md, `TELEGRAM_PARSER_MEDIA_TIMEOUT`)."""
 from __future__ import annotations
 
 TIMEOUT_CAP_SEC = 3600.0

@@ -1,21 +1,27 @@
 """Telethon `Message` → the plain message dict of export.json (Telethon types stop here).
 
 Contract keys: id, date, text, media_files, forwarded, reply_to_msg_id, views, forwards.
-Documented additions: `poll` (question, answers, totals) on poll messages, whose `text` is
-the question when the message has no text of its own; `service` (`{"action": ...}`) on
-service messages, whose `text` is "".
+Documented additions on every record (READER_KEYS): entities, text_markdown, edit_date,
+grouped_id, post_author, pinned, reactions, replies, web_page, attachment. On some records:
+`poll` (question, answers, totals) on poll messages, whose `text` is the question when the
+message has no text of its own; `service` (`{"action": ...}`) on service messages, whose `text` is "".
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from telethon.tl import types
 
 from tgexport.core.timeutil import utc_iso
+from tgexport.records.entities import entity_dicts, snake_name
+from tgexport.records.extras import AttachmentReader, reactions_dict, replies_dict, web_page_dict
+from tgexport.records.markdown import to_markdown
 
 _REPLY_HEADER = types.MessageReplyHeader
 CONTRACT_KEYS = ("id", "date", "text", "media_files", "forwarded", "reply_to_msg_id", "views", "forwards")
+READER_KEYS = ("entities", "text_markdown", "edit_date", "grouped_id", "post_author", "pinned", "reactions",
+               "replies", "web_page", "attachment")
+_ATTACHMENTS = AttachmentReader()  # callers without a run of their own share this one
 
 
 def _iso(moment: Any) -> str | None:
@@ -63,8 +69,7 @@ def poll_dict(media: types.MessageMediaPoll) -> dict[str, Any]:
 
 def action_name(action: Any) -> str:
     """`MessageActionPinMessage` → `pin_message` (snake case of the TL name without the prefix)."""
-    name = type(action).__name__.removeprefix("MessageAction") or "unknown"
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return snake_name(type(action), "MessageAction")
 
 
 def service_dict(action: Any) -> dict[str, Any]:
@@ -76,35 +81,52 @@ def service_dict(action: Any) -> dict[str, Any]:
     return info
 
 
-def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = None,
+                      attachments: AttachmentReader | None = None) -> dict[str, Any]:
     """The export.json dict of one `Message`/`MessageService` (Telethon's or its custom subclass).
 
     Runs once per exported message: plain attribute reads and type() checks, no per-key helpers
-    for the common case (a text message): ≈ 3 µs instead of ≈ 9 (BENCHMARKS.md).
+    for the common case (a text message without entities, reactions or media; BENCHMARKS.md).
+    `attachments` is the run's reader (one warning per unknown media kind and run).
     """
     text = getattr(message, "message", None)
+    text = text if type(text) is str else _plain(text)
     fwd = getattr(message, "fwd_from", None)
     reply = getattr(message, "reply_to", None)
     date = message.date
+    entities = getattr(message, "entities", None)
+    edited = getattr(message, "edit_date", None)
+    reactions = getattr(message, "reactions", None)
+    replies = getattr(message, "replies", None)
+    media = getattr(message, "media", None)
+    found = entity_dicts(entities) if entities else []
     record: dict[str, Any] = {
         "id": int(message.id),
         "date": None if date is None else utc_iso(date),
-        "text": text if type(text) is str else _plain(text),
+        "text": text,
         "media_files": list(media_files) if media_files else [],
         "forwarded": None if fwd is None else _forwarded(fwd),
         "reply_to_msg_id": reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply),
         "views": getattr(message, "views", None),
         "forwards": getattr(message, "forwards", None),
+        "entities": found,
+        "text_markdown": to_markdown(text, found) if found else text,
+        "edit_date": None if edited is None else utc_iso(edited),
+        "grouped_id": getattr(message, "grouped_id", None),
+        "post_author": getattr(message, "post_author", None),
+        "pinned": bool(getattr(message, "pinned", False)),
+        "reactions": None if reactions is None else reactions_dict(reactions),
+        "replies": None if replies is None else replies_dict(replies),
+        "web_page": None if media is None else web_page_dict(media),
+        "attachment": None if media is None else (attachments or _ATTACHMENTS)(media, int(message.id)),
     }
     if isinstance(message, types.MessageService):
-        record["text"] = ""
+        record["text"] = record["text_markdown"] = ""
         record["service"] = service_dict(message.action)
-        return record
-    media = getattr(message, "media", None)
-    if media is not None and isinstance(media, types.MessageMediaPoll):
+    elif media is not None and isinstance(media, types.MessageMediaPoll):
         record["poll"] = poll_dict(media)
-        if not record["text"]:
-            record["text"] = record["poll"]["question"]
+        if not text:
+            record["text"] = record["text_markdown"] = record["poll"]["question"]
     return record
 
 

@@ -1,6 +1,6 @@
 """One `parse` run: resolve, scan history, build records, download media, save, summarise, zip.
 
-`run_parse(client, options, run_id)` returns the dict `parse` prints (contract section 5).
+`run_parse(client, options, run_id)` returns the dict `parse` prints (docs/contract.md section 4).
 Committed records go to the export's journal at checkpoints (every CHECKPOINT_RECORDS records or
 CHECKPOINT_SEC seconds, and before every wait); the journal is compacted into the JSON files at the
 end and on every stop (RATE_LIMIT, signals, errors); summary.json and `run_finished` are written on
@@ -28,6 +28,7 @@ from errors import (
     RateLimitError,
     as_parser_error,
     error_code_of,
+    error_json,
     is_storage_error,
     one_line,
     storage_error,
@@ -43,6 +44,7 @@ from tgexport.history.pages import DateWindow, HistoryReader, ScanProgress
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
 from tgexport.media.pipeline import MediaPipeline
 from tgexport.media.progress import TerminalProgress
+from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
 from tgexport.store import archive
@@ -51,7 +53,7 @@ from tgexport.store.layout import RecordLines
 from tgexport.store.lock import ExportLock
 from tgexport.store.log import ExportLog
 
-__all__ = ["ParseOptions", "run_parse"]
+__all__ = ["KnownChannel", "ParseOptions", "error_object", "run_parse"]
 
 log = logging.getLogger("tgexport.run.parse")
 CHECKPOINT_SEC = 5.0  # journal committed records at least this often (seconds) ...
@@ -61,6 +63,15 @@ MB = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 ResultSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class KnownChannel:
+    """A channel resolved before the run (a batch's dialogs): its entity and, when known, the id of
+    its newest message (`top_message_id`), which spares the getHistory of an unchanged channel."""
+
+    entity: Any
+    top_message_id: int | None = None
 
 
 def checkpoint_records() -> int:
@@ -89,8 +100,10 @@ class ParseRun:
     """State of one run; `execute()` does the work."""
 
     def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock,
-                 on_result: ResultSink | None = None, stream_records: bool = False) -> None:
+                 on_result: ResultSink | None = None, known: KnownChannel | None = None,
+                 stream_records: bool = False) -> None:
         self.client = client
+        self.known = known
         self.on_result = on_result
         self.stream_records = stream_records
         self.options = options
@@ -106,8 +119,10 @@ class ParseRun:
         self.estimate = Estimate()
         self.max_bytes = limit_bytes(options.max_media_size_mb)
         self.matches = KeywordMatcher(options.keywords)
+        self.attachments = AttachmentReader()  # one warning per unknown media kind and run
         self.new_messages: list[dict[str, Any]] = []  # a dry run's records (a real run's stay on disk)
         self.committed = 0  # records a real run added to the export
+        self.in_history = False  # a history request is under way (where an exception comes from)
         self.downloader: MediaDownloader | None = None
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
@@ -119,12 +134,7 @@ class ParseRun:
     async def execute(self) -> dict[str, Any]:
         # Every FloodWait must reach the FloodController (logged, bounded), never be slept inside Telethon.
         self.client.flood_sleep_threshold = 0
-        try:
-            channel = await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
-                                            what="channel resolution")
-        except (ParserError, asyncio.CancelledError, KeyboardInterrupt) as exc:
-            self._report_unresolved(exc)
-            raise
+        channel = self.known.entity if self.known is not None else await self._resolve()
         info = ChannelInfo(int(channel.id), channel_username(channel), getattr(channel, "title", None))
         lock = self._export_lock(info)
         lock.acquire()  # one writer per export, taken before the export directory is even looked for
@@ -141,6 +151,19 @@ class ParseRun:
                 self.log.close()
         finally:
             lock.release()
+
+    async def _resolve(self) -> Any:
+        try:
+            return await self.flood.call(lambda: resolve_channel(self.client, self.options.channel),
+                                         what="channel resolution")
+        except (ParserError, asyncio.CancelledError, KeyboardInterrupt) as exc:
+            self._report_unresolved(exc)
+            raise
+
+    def _unchanged(self) -> bool:
+        """The dialog's top message (service messages too) is one the scan already passed: no getHistory."""
+        top = self.known.top_message_id if self.known is not None else None
+        return top is not None and top <= self.store.last_message_id
 
     def _export_lock(self, info: ChannelInfo) -> ExportLock:
         return ExportLock(self.options.output_dir, info.id, channel_name=info.username, run_id=self.run_id)
@@ -223,8 +246,7 @@ class ParseRun:
             return
         self._log_finished(summary, exc)
         result = self._result(summary, None)
-        message = signals.stop_message(signals.received()) if _interruption(exc) else one_line(exc)
-        result["error"] = {"error_code": error_code_of(exc), "status": _status(exc), "message": message}
+        result["error"] = error_object(exc)
         self._report(result)
 
     def _report(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -270,21 +292,18 @@ class ParseRun:
         if not o.dry_run:
             self.downloader = self._make_downloader(channel)
             self.pipeline = MediaPipeline(self.downloader, self._commit_records)
-        in_history = True  # where an exception comes from: a history request, or the pipeline / a stop
         try:
-            async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
-                                           self.progress):
-                in_history = False
-                signals.raise_if_stopping()
-                await self._process_page(page)
-                in_history = True
-            in_history = False
+            if self._unchanged():
+                self.log.info("history_unchanged", top_message_id=self.known.top_message_id,
+                              last_message_id=self.store.last_message_id)
+            else:
+                await self._read(reader)
             signals.raise_if_stopping()
             if self.pipeline is not None:
                 await self.pipeline.drain()
         except Exception as exc:
             if _account_wide(exc):
-                await self._save_fetched(exc, in_history)
+                await self._save_fetched(exc, self.in_history)
             raise
         finally:
             if self.pipeline is not None:
@@ -301,10 +320,22 @@ class ParseRun:
                       queued_downloads="run" if run_queued else "cancelled")
         await self.pipeline.settle(run_queued=run_queued)
 
+    async def _read(self, reader: HistoryReader) -> None:
+        o = self.options
+        top = self.known.top_message_id if self.known is not None else None
+        window = DateWindow(o.date_from, o.date_to)
+        self.in_history = True  # an exception now comes from a history request
+        async for page in reader.pages(self.store.last_message_id, window, self.progress, until_id=top):
+            self.in_history = False
+            signals.raise_if_stopping()
+            await self._process_page(page)
+            self.in_history = True
+        self.in_history = False
+
     async def _process_page(self, page: list[Any]) -> None:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
         o = self.options
-        kept = [(m, message_to_record(m)) for m in page]
+        kept = [(m, message_to_record(m, attachments=self.attachments)) for m in page]
         kept = [(m, r) for m, r in kept if self.matches(r)]
         infos = {m.id: describe_media(m) for m, _ in kept}
         if self.terminal is not None:
@@ -321,7 +352,7 @@ class ParseRun:
         for message, record in kept:
             info = infos[message.id]
             if info is not None:
-                record["media_files"] = [no_file_item(info.kind, size=info.known_size)]
+                record["media_files"] = [no_file_item(info, size=info.known_size)]
             self.new_messages.append(record)
 
     async def _add_real(self, kept: list[tuple[Any, dict[str, Any]]], infos: dict[int, Any]) -> None:
@@ -441,6 +472,13 @@ class ParseRun:
             lines.close()
 
 
+def error_object(exc: BaseException) -> dict[str, Any]:
+    """The `error` of a result: `{status, error_code, message, hint[, retry_after]}` (a signal's stop
+    message when interrupted)."""
+    message = signals.stop_message(signals.received()) if _interruption(exc) else one_line(exc)
+    return {"status": _status(exc), **error_json(exc, message)}
+
+
 def _status(exc: BaseException) -> str:
     code = error_code_of(exc)
     return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
@@ -463,14 +501,15 @@ def _day(value: Any) -> str | None:
 
 async def run_parse(
     client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic,
-    on_result: ResultSink | None = None, stream_records: bool = False,
+    on_result: ResultSink | None = None, known: KnownChannel | None = None, stream_records: bool = False,
 ) -> dict[str, Any]:
-    """Run one `parse` and return the dict printed on stdout (contract section 5).
+    """Run one `parse` and return the dict printed on stdout (docs/contract.md section 4).
 
     `on_result` also receives that dict when the run stops early (RATE_LIMIT, Ctrl+C, errors)
     after its export directory is open, with an added `error` key: what was saved is reported.
+    `known` (a batch) skips resolving and, for an unchanged channel, the history request.
     `new_messages` is a list; with `stream_records` a real run gives a RecordLines instead (read
     from export.json when printed by `write_result`, never held: memory stays flat; close it after).
     """
     return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result,
-                          stream_records=stream_records).execute()
+                          known=known, stream_records=stream_records).execute()

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from telethon import TelegramClient, types, utils
+from telethon import TelegramClient, utils
 
 from tgexport.client.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.client.channel_ref import parse_channel_ref
@@ -19,6 +19,7 @@ from tgexport.config import environment as config
 from tgexport.config.applog import current_run_id, new_run_id
 from tgexport.config.environment import Credentials
 from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions
+from tgexport.history.dialogs import joined_channels
 from tgexport.session.lock import SessionLock
 
 log = logging.getLogger("telegram_parser")
@@ -97,26 +98,20 @@ class TelegramParser:
             raise RuntimeError("TelegramParser.connect() must be awaited first")
         return self.client
 
+    def _flood(self) -> FloodController:
+        """FloodWaits (logged in the app log) sat out up to `max_flood_wait` s; request deadlines."""
+        return FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep,
+                               request_timeout=request_timeout_from_env())
+
     async def _with_flood_wait(self, make_call: Callable[[], Awaitable[T]], what: str) -> T:
-        """Await `make_call()`, sitting out FloodWaits (logged in the app log) up to `max_flood_wait` s."""
-        flood = FloodController(extra=0.0, max_wait=self.max_flood_wait, log=AppLogEvents(), sleep=self._sleep,
-                                request_timeout=request_timeout_from_env())
-        return await flood.call(make_call, what=what)
+        """Await `make_call()` through `_flood()`."""
+        return await self._flood().call(make_call, what=what)
 
     async def get_available_channels(self) -> list[dict[str, Any]]:
         """Every channel among the account's dialogs: `{id (marked), username, title}`."""
         client = self._require_client()
-
-        async def collect() -> list[dict[str, Any]]:
-            found: dict[int, dict[str, Any]] = {}
-            async for dialog in client.iter_dialogs():
-                entity = dialog.entity
-                if isinstance(entity, types.Channel):
-                    marked = utils.get_peer_id(entity)
-                    found[marked] = {"id": marked, "username": channel_username(entity), "title": entity.title}
-            return list(found.values())
-
-        return await self._with_flood_wait(collect, "the dialog list")
+        return [{"id": utils.get_peer_id(d.entity), "username": channel_username(d.entity), "title": d.entity.title}
+                for d in await joined_channels(client, self._flood())]
 
     async def get_channel_info(self, channel_identifier: str) -> dict[str, Any]:
         """`{id (bare), username, title}` plus `post_id` when the identifier links a post."""
@@ -163,6 +158,35 @@ class TelegramParser:
             max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
         )
         return await self.parse_with_options(options, run_id=run_id, on_result=on_result)
+
+    async def parse_channels(
+        self,
+        channel_identifiers: list[str] | None,
+        output_dir: str | Path,
+        *,
+        run_id: str | None = None,
+        on_line: Callable[[dict[str, Any]], None] | None = None,
+        **options: Any,
+    ) -> list[dict[str, Any]]:
+        """Several channels in one run (None: every joined channel), as `parse --channel A B …` does:
+        returns one result per channel (the CLI's JSON lines, with `channel`, `started`, `error`);
+        `on_line` gets each as its channel ends. `options` are `parse_channel`'s (mode, date_from, …).
+        An account-wide stop (RATE_LIMIT, NETWORK_ERROR, AUTH_ERROR) raises after every line was given."""
+        from tgexport.run.batch import run_batch
+
+        names = None if channel_identifiers is None else [str(c).strip() for c in channel_identifiers]
+        options.setdefault("max_flood_wait", self.max_flood_wait)
+        parse_options = ParseOptions.build(channel=names[0] if names else "all channels", output_dir=output_dir,
+                                           **options)
+        lines: list[dict[str, Any]] = []
+
+        def sink(line: dict[str, Any]) -> None:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line)
+
+        await run_batch(self._require_client(), parse_options, names, run_id or current_run_id() or new_run_id(), sink)
+        return lines
 
     async def parse_with_options(
         self,

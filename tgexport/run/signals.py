@@ -21,10 +21,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+from tgexport.core import platform
 
 T = TypeVar("T")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_EXIT_CODES = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+STOP_SIGNALS = tuple(getattr(signal, name) for name in platform.stop_signal_names())
+# SIGTERM and (Windows) SIGBREAK end the run as "terminated": 143 (128 + SIGTERM's number, as on POSIX).
+_EXIT_CODES = {signal.SIGINT: EXIT_INTERRUPTED, **{sig: EXIT_TERMINATED for sig in STOP_SIGNALS if sig != signal.SIGINT}}
 
 _received: list[int] = []  # signal numbers in arrival order (this process)
 _stop: Callable[[], None] | None = None  # cancels the running main task, when there is one
@@ -36,18 +38,19 @@ def received() -> int | None:
 
 
 def signal_name(signum: int | None) -> str:
-    """`SIGINT` / `SIGTERM` (SIGINT when None: a KeyboardInterrupt without a signal)."""
+    """`SIGINT` / `SIGTERM` / `SIGBREAK` (SIGINT when None: a KeyboardInterrupt without a signal)."""
     return signal.Signals(signum or signal.SIGINT).name
 
 
 def exit_code(signum: int | None) -> int:
-    """130 for SIGINT (or no signal), 143 for SIGTERM."""
+    """130 for SIGINT (or no signal), 143 for SIGTERM (and SIGBREAK on Windows)."""
     return _EXIT_CODES.get(signum or signal.SIGINT, EXIT_INTERRUPTED)
 
 
 def stop_message(signum: int | None) -> str:
-    """The `Error:` text of a stopped run: `interrupted` (SIGINT, as before) or `terminated (SIGTERM)`."""
-    return "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+    """The `Error:` text of a stopped run: `interrupted` (SIGINT, as before) or `terminated (SIGTERM)`
+    (`terminated (SIGBREAK)` for Ctrl+Break on Windows)."""
+    return f"terminated ({signal_name(signum)})" if exit_code(signum) == EXIT_TERMINATED else "interrupted"
 
 
 def _hard_exit(signum: int) -> None:
@@ -70,7 +73,8 @@ def _handler(signum: int, frame: Any) -> None:
 
 
 def install() -> None:
-    """Handle SIGINT and SIGTERM as stop signals (CLI only; the Python API keeps Python's defaults)."""
+    """Handle SIGINT and SIGTERM (and SIGBREAK on Windows) as stop signals (CLI only; the Python API
+    keeps Python's defaults)."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, _handler)
 

@@ -25,6 +25,7 @@ from telethon.sessions import SQLiteSession
 
 from errors import ConfigError, is_database_locked
 from tgexport.config.environment import env_number
+from tgexport.core import platform
 from tgexport.session.lock import session_db_path, session_file_name
 
 SQLITE_TIMEOUT_ENV = "TELEGRAM_PARSER_SQLITE_TIMEOUT"
@@ -55,8 +56,9 @@ class TimeoutSQLiteSession(SQLiteSession):
 def make_owner_only(path: str | Path) -> None:
     """Create `path` empty with mode 0600 if it is missing, else drop its group/other permission bits.
 
-    POSIX only; best effort (a missing folder or a foreign file is left for SQLite to report)."""
-    if os.name != "posix":
+    Where file modes exist (not Windows: there the folder's ACL protects it); best effort (a missing
+    folder or a foreign file is left for SQLite to report)."""
+    if not platform.has_file_modes():
         return
     try:
         os.close(os.open(path, _CREATE_FLAGS, OWNER_ONLY))
@@ -80,7 +82,7 @@ def open_session(session_file: str) -> SQLiteSession:
     is owner-only (0600) before SQLite touches it."""
     name = session_file_name(session_file)
     make_owner_only(name)
-    if os.name == "posix":
+    if platform.has_file_modes():
         _drop_group_other(name + "-journal")  # a hot journal left by a crash holds session data too
     return TimeoutSQLiteSession(str(session_file), busy_timeout=sqlite_timeout())
 

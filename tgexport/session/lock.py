@@ -1,4 +1,4 @@
-"""The session lock: one process per Telethon session file at a time (contract section 10.1).
+"""The session lock: one process per Telethon session file at a time (docs/contract.md section 9).
 
 A `PathLock` on `<real session file>.lock`, keyed on the real `.session` file (symlinks
 resolved), plus Telethon's one naming rule for session files (`session_file_name`).
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,18 @@ class SessionLock(PathLock):
         return self
 
 
+@contextmanager
+def session_lock(session_file: str | os.PathLike[str], *, command: str | None = None,
+                 wait: float = 0.0) -> Iterator[bool]:
+    """The original tool's form: `with session_lock(name) as acquired:`; True while this process holds
+    the lock (released on leaving), False when another process holds it (after `wait` seconds)."""
+    lock = SessionLock(session_file, command=command)
+    try:
+        lock.acquire(wait=wait)
+    except SessionLockBusy:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()

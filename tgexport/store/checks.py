@@ -102,6 +102,9 @@ def check_message(item: Any, guard: PathGuard) -> str | None:
             return f"{where} has a \"{key}\" that is not an integer or null"
     if item.get("forwarded") is not None and not isinstance(item["forwarded"], dict):
         return f"{where} has a \"forwarded\" that is not an object or null"
+    problem = _reader_key_problem(item)
+    if problem:
+        return f"{where} has {problem}"
     media = item.get("media_files", [])
     if not isinstance(media, list):
         return f"{where} has a \"media_files\" that is not a list"
@@ -109,6 +112,24 @@ def check_message(item: Any, guard: PathGuard) -> str | None:
         problem = check_media_item(entry, guard)
         if problem:
             return f"{where} has {problem}"
+    return None
+
+
+# The reader keys (docs/formats.md): optional (older exports lack them), typed when present.
+_READER_TYPES: dict[str, tuple[str, Any]] = {
+    "entities": ("a list", lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v)),
+    "text_markdown": ("a string", lambda v: isinstance(v, str)),
+    "edit_date": ("a string or null", _str_or_none), "post_author": ("a string or null", _str_or_none),
+    "grouped_id": ("an integer or null", _int_or_none), "pinned": ("a boolean", lambda v: isinstance(v, bool)),
+    **{key: ("an object or null", lambda v: v is None or isinstance(v, dict))
+       for key in ("reactions", "replies", "web_page", "attachment")},
+}
+
+
+def _reader_key_problem(item: dict[str, Any]) -> str | None:
+    for key, (what, ok) in _READER_TYPES.items():
+        if key in item and not ok(item[key]):
+            return f"a \"{key}\" that is not {what}"
     return None
 
 

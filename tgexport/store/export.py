@@ -23,6 +23,7 @@ import errno
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,10 +82,23 @@ def dir_name(slug: str, moment: datetime) -> str:
     return f"{slug}__{moment.astimezone(UTC).strftime(DIR_TIME_FORMAT)}"
 
 
+# state.json → the channel id it names, keyed by the file's (inode, mtime, size): a run of many channels
+# looks through every export directory once per channel; a file rewritten (atomically: a new inode) is read again.
+_OWNERS: dict[Path, tuple[tuple[int, int, int], int | None]] = {}
+
+
 def _state_channel_id(directory: Path, strict: bool) -> int | None:
     path = directory / STATE_JSON
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
         return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _OWNERS.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     try:
         state = read_json_strict(path)
     except DataFormatError:
@@ -92,7 +106,9 @@ def _state_channel_id(directory: Path, strict: bool) -> int | None:
             raise
         return None
     value = state.get("channel_id") if isinstance(state, dict) else None
-    return value if is_int(value) else None
+    owner = value if is_int(value) else None
+    _OWNERS[path] = (key, owner)
+    return owner
 
 
 def find_export_dir(output_dir: Path, slug: str, channel_id: int) -> Path | None:

@@ -24,14 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tgexport.core import fault_points
+from tgexport.core import fault_points, platform
 from tgexport.core.atomic_json import fsync_dir
 from tgexport.store.checks import SHA256_RE, PathGuard, check_message, damaged, is_int, safe_relpath
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; one writer per export is the export lock's job
-    fcntl = None  # type: ignore[assignment]
 
 JOURNAL_NAME = ".journal.jsonl"
 VERSION = 1
@@ -57,21 +52,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _sync(fd: int) -> None:
-    (getattr(os, "fdatasync", None) or os.fsync)(fd)
-
-
 def try_lock(fd: int) -> bool:
     """Exclusive non-blocking flock on `fd`; False when another open file holds it."""
-    if fcntl is None:
+    if not platform.has_advisory_locks():  # Windows: one writer per export is the export lock's job
         return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return False
-        raise
-    return True
+    return platform.try_lock(fd)
 
 
 class JournalWriter:
@@ -108,7 +93,7 @@ class JournalWriter:
                 _write_all(fd, line[:half])
                 fault_points.hit("journal_write")
                 _write_all(fd, line[half:])
-            _sync(fd)
+            platform.sync_data(fd)
         except BaseException:
             self._undo(fd, start)
             raise

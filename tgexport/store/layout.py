@@ -38,6 +38,8 @@ _ENCODER = (_c_make_encoder(None, _not_serializable, encode_basestring, None, ":
 _CHUNK = 1 << 20  # bytes per read/write when export.json's lines are copied or printed
 _HEAD_LIMIT = 1 << 20  # export.json's head (channel_info) is read up to this many bytes
 _TAIL_LIMIT = 4096  # ... and its end (export_date, total_messages) from this many last bytes
+_RESULT_CHUNK = 1000  # messages per piece when export_parts writes export.json
+_BIG = 1 << 20  # a line this long is written on its own (never copied into a run)
 
 
 def encode_message(record: dict[str, Any]) -> bytes:
@@ -90,12 +92,6 @@ def line_prefix(first: bool) -> bytes:
 def export_end(channel_info: dict[str, Any], export_date: str, total: int, has_lines: bool) -> bytes:
     """export.json after its message lines (`has_lines` False: after `"messages": [],`)."""
     return (b"\n  ],\n" if has_lines else _EMPTY) + _frame(channel_info, export_date, total)[1]
-
-
-def export_bytes(channel_info: dict[str, Any], lines: list[bytes], export_date: str, total: int) -> bytes:
-    """The whole export.json; `lines` are encoded messages (or runs of them joined by the separator)."""
-    body = _OPEN + _SEP.join(lines) if lines else b""
-    return export_head(channel_info) + body + export_end(channel_info, export_date, total, bool(lines))
 
 
 def message_span(path: Path) -> tuple[int, int] | None:
@@ -160,6 +156,47 @@ class RecordLines:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def export_parts(channel_info: dict[str, Any], lines: list[bytes], export_date: str, total: int) -> Iterator[bytes]:
+    """export.json in pieces (written one after the other, never joined: at 100,000 messages the
+    whole file is ≈ 75 MB); `lines` are encoded messages (or runs of them joined by the separator)."""
+    head = dump_json_text({"channel_info": channel_info, "messages": [], "export_date": export_date,
+                           "total_messages": total}).encode("utf-8")
+    if not lines:
+        yield head
+        return
+    before, _, after = head.partition(_EMPTY)
+    yield before + _OPEN
+    for index, group in enumerate(_groups(lines)):
+        if index:
+            yield _SEP
+        yield group
+    yield b"\n  ],\n" + after
+
+
+def _groups(lines: list[bytes]) -> Iterator[bytes]:
+    """`lines` joined by the separator in runs of _RESULT_CHUNK; a long run of lines already joined
+    (the kept lines of an export.json we wrote) is passed on as it is, never copied."""
+    batch: list[bytes] = []
+    for line in lines:
+        if len(line) >= _BIG:
+            if batch:
+                yield _SEP.join(batch)
+                batch = []
+            yield line
+            continue
+        batch.append(line)
+        if len(batch) == _RESULT_CHUNK:
+            yield _SEP.join(batch)
+            batch = []
+    if batch:
+        yield _SEP.join(batch)
+
+
+def export_bytes(channel_info: dict[str, Any], lines: list[bytes], export_date: str, total: int) -> bytes:
+    """The whole export.json as one bytes object (`export_parts` joined)."""
+    return b"".join(export_parts(channel_info, lines, export_date, total))
 
 
 def message_lines(raw: bytes) -> bytes | None:

@@ -70,8 +70,8 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"| first export of {MILLION:,} | peak RSS (VmHWM, MB) | {peak:.0f} | ≤ {PEAK_LIMIT_MB} | "
                      f"{'✔' if peak <= PEAK_LIMIT_MB else '✘'} |")
     if big is not None and small is not None:
-        growth = big["maxrss_mb"] - small["maxrss_mb"]
-        lines.append(f"| {SMALL:,} → {MILLION:,} | peak RSS difference (MB) | {growth:+.0f} | ≤ {GROWTH_LIMIT_MB} | "
+        growth = round(big["maxrss_mb"] - small["maxrss_mb"])
+        lines.append(f"| {SMALL:,} → {MILLION:,} | peak RSS difference (MB) | {growth:+d} | ≤ {GROWTH_LIMIT_MB} | "
                      f"{'✔' if growth <= GROWTH_LIMIT_MB else '✘'} |")
     lines += ["", "| messages | peak RSS | wall | bytes to files ÷ export.json | getHistory |", "|---|---|---|---|---|"]
     for key in sorted(runs, key=int):

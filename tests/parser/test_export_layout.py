@@ -63,3 +63,16 @@ def test_plain_lists_and_other_values_print_as_dump_json_text() -> None:
         out = io.BytesIO()
         write_result(value, out)
         assert out.getvalue() == dump_json_text(value).encode("utf-8")
+
+
+def test_a_text_only_stdout_gets_the_same_text(tmp_path: Path, monkeypatch: Any) -> None:
+    import sys
+
+    from tgexport.cli.output import emit
+
+    messages = [{"id": i, "text": "é🙂" * 300} for i in range(1, 2000)]  # chunks end inside characters
+    monkeypatch.setattr("tgexport.store.layout._CHUNK", 4097)
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    emit(_result(_lines_of(messages, str(tmp_path))))
+    assert out.getvalue() == dump_json_text(_result(messages))

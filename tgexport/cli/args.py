@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from errors import ConfigError
 from tgexport.cli.channel_list import ALL_CHANNELS, is_batch, parse_channels, single_channel
@@ -13,6 +13,17 @@ from tgexport.config import environment as config
 from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
 COMMANDS = ("channels", "resolve", "parse")
+
+
+class ChannelValues(argparse.Action):
+    """`--channel A [B …]`, repeatable: every value in `channel_values`, in order; `channel` is the first
+    one (a string, as the earlier tool's parser gave it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given = [*(getattr(namespace, "channel_values", None) or []), *values]
+        namespace.channel_values = given
+        namespace.channel = given[0]
 
 
 class ContractArgumentParser(argparse.ArgumentParser):
@@ -30,9 +41,10 @@ def build_parser(prog: str | None = None) -> ContractArgumentParser:
         description="Export Telegram channels to JSON + media (channels | resolve | parse).",
     )
     p.add_argument("command", choices=COMMANDS, help="what to do")
-    p.add_argument("--channel", nargs="+", action="extend", metavar="CHANNEL",
+    p.add_argument("--channel", nargs="+", action=ChannelValues, metavar="CHANNEL",
                    help="link (https://t.me/name[/post]), @name, name, numeric or -100… id; "
                         "parse takes several (or the option repeated)")
+    p.set_defaults(channel_values=[])
     p.add_argument("--channels-file", metavar="PATH",
                    help="parse: one channel a line (blank lines and # comments ignored); - reads stdin")
     p.add_argument("--all-channels", action="store_true", help="parse: every channel that `channels` lists")

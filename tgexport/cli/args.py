@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from errors import ConfigError
 from tgexport.client.channel_ref import parse_channel_ref
+from tgexport.client.proxy import PROXY_ENV, proxy_from
 from tgexport.config import environment as config
 from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
@@ -50,6 +51,9 @@ def build_parser(prog: str | None = None) -> ContractArgumentParser:
     p.add_argument("--media-stall-timeout", metavar="SECONDS", default=None,
                    help="abort (and retry) a media download that receives no bytes for this long "
                         "(default: 120 safe, 60 normal)")
+    p.add_argument("--proxy", metavar="URL", default=None,
+                   help=f"reach Telegram through a proxy: socks5://[user:pass@]host:port, socks4://, http://, "
+                        f"mtproxy://SECRET@host:port or a t.me/socks, t.me/proxy link (default ${PROXY_ENV})")
     return p
 
 
@@ -77,6 +81,7 @@ def validate_args(args: argparse.Namespace) -> None:
     args.max_flood_wait = DEFAULT_MAX_FLOOD_WAIT if flood is None else flood
     if not str(args.session_file or "").strip():
         raise ConfigError("--session-file must not be empty")
+    args.proxy_spec = proxy_from(args.proxy)
     if args.command == "channels":
         return
     if not (args.channel or "").strip():

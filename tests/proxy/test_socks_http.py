@@ -37,15 +37,6 @@ def test_full_parse_through_the_proxy(scheme: str, user: str | None, server_fact
     assert_secret_nowhere(tmp_path, proc, PASSWORD)
 
 
-def test_environment_proxy_is_used(server_factory: Any, tmp_path: Path) -> None:
-    server = server_factory(scenario())
-    with running_pproxy("socks5", tmp_path) as proxy:
-        before = len(server.peers) + 1
-        proc = run_parse(server, tmp_path, None, TELEGRAM_PROXY=f"socks5://{PROXY_HOST}:{proxy.port}")
-        assert_full_export(server, proc)
-        relayed_only(server, before)
-
-
 def test_wrong_password_is_network_error_naming_the_proxy(server_factory: Any, tmp_path: Path) -> None:
     server = server_factory(scenario())
     with running_pproxy("socks5", tmp_path, "alice", PASSWORD) as proxy:

@@ -65,7 +65,7 @@ async def retry_locked_database(
 
 # Through a proxy, a refused, unreachable or credential-rejecting proxy fails within about
 # (PROXY_CONNECT_RETRIES + 1) * (PROXY_CONNECT_TIMEOUT + PROXY_RETRY_DELAY) seconds (+2 s a try for MTProxy).
-PROXY_CONNECT_RETRIES = 2
+PROXY_CONNECT_RETRIES = 1
 PROXY_CONNECT_TIMEOUT = 5
 PROXY_RETRY_DELAY = 1
 

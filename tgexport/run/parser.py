@@ -146,6 +146,7 @@ class TelegramParser:
         run_id: str | None = None,
         max_flood_wait: float | None = None,
         on_result: Callable[[dict[str, Any]], None] | None = None,
+        takeout: bool = False,
     ) -> dict[str, Any]:
         """Export the channel (delegates to `tgexport.run.parse.run_parse`); returns the `parse` JSON.
 
@@ -164,6 +165,7 @@ class TelegramParser:
             zip_output=zip_output,
             cleanup_temp=cleanup_temp,
             max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
+            takeout=takeout,
         )
         return await self.parse_with_options(options, run_id=run_id, on_result=on_result)
 

@@ -67,3 +67,12 @@ def test_malformed_proxy_is_config_error_before_anything_opens(tmp_path: Path) -
     assert proc.returncode == 1
     error = json_error(proc, "CONFIG_ERROR")
     assert "fake-TLS" in error["message"] and "socks5://[user:pass@]host:port" in error["message"]
+
+
+def test_non_loopback_proxy_is_refused_when_only_local_servers_are_allowed(tmp_path: Path) -> None:
+    """With TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER (every test run) a proxy elsewhere is never dialled."""
+    proc = run_cli(["channels", "--session-file", str(tmp_path / "none"), "--proxy", "socks5://192.0.2.1:1080"],
+                   cli_env(tmp_path))
+    assert proc.returncode == 1
+    error = json_error(proc, "CONFIG_ERROR")
+    assert "socks5://192.0.2.1:1080 is not on a loopback address" in error["message"]

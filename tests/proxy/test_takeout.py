@@ -4,6 +4,7 @@ takeout leaves the next run starting a fresh one (the stale id answers TAKEOUT_I
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -79,6 +80,28 @@ def _wait_for(condition: Any, proc: Any, what: str, timeout: float = 30.0) -> No
         assert proc.poll() is None, f"the run ended before {what}: {proc.communicate()}"
         assert time.monotonic() < deadline, f"no {what} within {timeout} s"
         time.sleep(0.05)
+
+
+def test_a_stopped_run_finishes_its_takeout_unsuccessfully(server_factory: Any, tmp_path: Path) -> None:
+    stall = {"kind": "stall", "channel": CHANNEL_ID, "message_id": 4}
+    server = server_factory({**scenario(), "faults": [stall]})
+    session = make_session(server, tmp_path / "s.session")
+    proc = start_cli(parse_args(session, tmp_path), cli_env(tmp_path))
+    try:
+        _wait_for(lambda: any(e.get("takeout_id") == FIRST_ID for e in server.requests.entries("upload.getFile")),
+                  proc, "download inside the takeout")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert json.loads(out)["error"]["error_code"] is None  # interrupted
+    finish = server.requests.entries("account.finishTakeoutSession")
+    assert [e["takeout_id"] for e in finish] == [FIRST_ID] and finish[0]["params"]["success"] is False
+    assert server.world.takeouts == {FIRST_ID: False}
+    assert session_takeout_id(session) is None
 
 
 def test_killed_takeout_then_a_fresh_one(server_factory: Any, tmp_path: Path) -> None:

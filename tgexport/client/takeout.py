@@ -51,12 +51,17 @@ async def _finish_stale(client: TelegramClient) -> None:
     _save_takeout_id(client, None)
 
 
-async def _init(client: TelegramClient, files: bool, max_file_size: int | None) -> int:
+async def _init(client: TelegramClient, files: bool, max_file_size: int | None, timeout: float | None) -> int:
+    """account.initTakeoutSession; its FloodError TAKEOUT_INIT_DELAY_X is no wait to sit out but TAKEOUT_DELAY."""
     request = functions.account.InitTakeoutSessionRequest(
         message_channels=True, message_megagroups=True, files=files or None,
         file_max_size=(max_file_size or MAX_FILE_SIZE) if files else None)
     try:
-        result = await client(request)
+        async with asyncio.timeout(timeout):
+            result = await client(request)
+    except TimeoutError as exc:
+        raise errors.NetworkError(f"no answer from Telegram to account.initTakeoutSession within {timeout:g} s; "
+                                  "run again") from exc
     except tl_errors.TakeoutInitDelayError as exc:
         seconds = int(exc.seconds)
         raise errors.TakeoutDelayError(
@@ -88,13 +93,14 @@ class _Wrapper:
 
 
 @contextlib.asynccontextmanager
-async def takeout_session(client: TelegramClient, *, files: bool,
-                          max_file_size: int | None = None) -> AsyncIterator[int]:
+async def takeout_session(client: TelegramClient, *, files: bool, max_file_size: int | None = None,
+                          timeout: float | None = None) -> AsyncIterator[int]:
     """Run the body inside a takeout session asking for channels (and files when `files`); yields its id.
+    `timeout` bounds the init request (None: unbounded).
 
     Finishes it with success=True only when the body returns; on an error or a stop with success=False."""
     await _finish_stale(client)
-    takeout_id = await _init(client, files, max_file_size)
+    takeout_id = await _init(client, files, max_file_size, timeout)
     _save_takeout_id(client, takeout_id)
     log.info("takeout session %d started (channels%s)", takeout_id, ", files" if files else "")
     wrapper = _Wrapper(client, takeout_id)

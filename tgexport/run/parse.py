@@ -264,7 +264,8 @@ class ParseRun:
         """`_scan`, inside a takeout session with --takeout (asking for files unless a dry run)."""
         if not self.options.takeout:
             return await self._scan(channel)
-        async with takeout_session(self.client, files=not self.options.dry_run, max_file_size=self.max_bytes):
+        async with takeout_session(self.client, files=not self.options.dry_run, max_file_size=self.max_bytes,
+                                   timeout=self.flood.request_timeout or None):
             await self._scan(channel)
 
     async def _scan(self, channel: Any) -> None:

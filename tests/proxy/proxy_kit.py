@@ -9,6 +9,7 @@ from typing import Any
 from testkit.cli import cli_env, run_cli
 from testkit.proxies import PROXY_HOST
 from testkit.server import make_session
+from tests.reliability.test_secrets import _forms as secret_forms
 
 CHANNEL_ID = 1357913579
 USERNAME = "proxied_channel"
@@ -45,11 +46,15 @@ def assert_full_export(server: Any, proc: Any) -> None:
 
 
 def assert_secret_nowhere(root: Path, proc: Any, secret: str) -> None:
-    """`secret` is in no file under `root` (export, summary, app logs) and not on stdout or stderr."""
-    assert secret not in proc.stdout and secret not in proc.stderr
+    """`secret` (plain, URL-encoded, hex or base64) is in no file under `root` (export, summary, app logs) and not
+    on stdout or stderr; the proxies' own logs are not the parser's."""
+    forms = secret_forms(secret)
+    for form in forms:
+        assert form not in proc.stdout and form not in proc.stderr, form
     for path in root.rglob("*"):
-        if path.is_file() and not path.name.startswith(("pproxy-", "mtproxy-")):  # the proxies' own logs
-            assert secret.encode() not in path.read_bytes(), path
+        if path.is_file() and not path.name.startswith(("pproxy-", "mtproxy-")):
+            data = path.read_bytes()
+            assert not [f for f in forms if f.encode() in data], path
 
 
 def relayed_only(server: Any, before: int) -> list[tuple[str, int]]:

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from telethon.network.connection import ConnectionTcpObfuscated
 
+from errors import NetworkError
 from testkit.proxies import PROXY_HOST, running_mtproxy
 from testkit.server import make_session, open_client
 from tests.proxy.proxy_kit import assert_full_export, assert_secret_nowhere, relayed_only, run_parse, scenario
+from tgexport.client import connect
+from tgexport.client.proxy import parse_proxy
 
 SECRET = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b"
 
@@ -51,3 +54,22 @@ def test_server_speaks_obfuscated2(demo_server: Any, tmp_path: Path) -> None:
             return (await client.get_me()).id
 
     assert asyncio.run(me()) > 0
+
+
+def test_wrong_mtproxy_secret_is_a_bounded_network_error(server_factory: Any, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy accepts each TCP connection and drops it (Telethon would reconnect forever): the connect
+    deadline ends it with NETWORK_ERROR naming the proxy; the proxy never dialled the server."""
+    monkeypatch.setattr(connect, "PROXY_CONNECT_DEADLINE", 3.0)  # 30 s in production
+    monkeypatch.setenv("TELEGRAM_PARSER_REQUIRE_LOCAL_SERVER", "1")
+    server = server_factory(scenario())
+    session = make_session(server, tmp_path / "w.session")
+    before = len(server.peers)
+    wrong = "f" * 32
+    with running_mtproxy(SECRET, server.port, tmp_path) as proxy:
+        spec = parse_proxy(f"mtproxy://{wrong}@{PROXY_HOST}:{proxy.port}")
+        with pytest.raises(NetworkError) as caught:
+            asyncio.run(connect.open_client(str(session), 12345, "0" * 32, spec))
+    assert f"proxy mtproxy://{PROXY_HOST}:{proxy.port}" in caught.value.message
+    assert "no working connection within 3 s" in caught.value.message and wrong not in caught.value.message
+    assert server.peers[before:] == [] and "RELAY" not in proxy.log_text()

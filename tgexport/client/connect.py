@@ -68,6 +68,9 @@ async def retry_locked_database(
 PROXY_CONNECT_RETRIES = 1
 PROXY_CONNECT_TIMEOUT = 5
 PROXY_RETRY_DELAY = 1
+# The whole connect through a proxy, however Telethon retries: an MTProxy with a wrong secret accepts every
+# TCP connection and then closes it, which Telethon's reconnect loop would retry without end.
+PROXY_CONNECT_DEADLINE = 30.0
 
 
 def _client_kwargs(proxy: ProxySpec | None) -> dict[str, Any]:
@@ -89,18 +92,27 @@ async def open_client(session_file: str, api_id: int, api_hash: str, proxy: Prox
     if proxy is not None:
         log.info("connecting through proxy %s", proxy.display)
     try:
-        await client.connect()
+        async with asyncio.timeout(PROXY_CONNECT_DEADLINE if proxy is not None else None):
+            await client.connect()
     except BaseException as exc:
         await quiet_disconnect(client)
         session_db.discard_session(session)
-        if proxy is not None and isinstance(exc, OSError | asyncio.TimeoutError):
-            raise errors.NetworkError(
-                f"cannot reach Telegram through proxy {proxy.display}: the proxy refused the connection, "
-                f"rejected the credentials or is unreachable ({errors.one_line(exc)})",
-                proxy=proxy.display,
-            ) from exc
+        if proxy is not None and isinstance(exc, OSError | TimeoutError):
+            raise _proxy_error(proxy, exc) from exc
         raise
     return client
+
+
+def _proxy_error(proxy: ProxySpec, exc: BaseException) -> errors.NetworkError:
+    """NETWORK_ERROR naming the proxy (redacted) and why connecting through it failed."""
+    if isinstance(exc, TimeoutError):
+        reason = f"no working connection within {PROXY_CONNECT_DEADLINE:g} s"
+    else:
+        reason = errors.one_line(exc)
+    wrong = "the secret is wrong" if proxy.kind == "mtproxy" else "rejected the credentials"
+    return errors.NetworkError(
+        f"cannot reach Telegram through proxy {proxy.display}: the proxy refused the connection, {wrong} "
+        f"or is unreachable ({reason})", proxy=proxy.display)
 
 
 async def quiet_disconnect(client: TelegramClient) -> None:

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 _real_open_connection = asyncio.open_connection
+_real_create_connection = asyncio.BaseEventLoop.create_connection
 _allowed: dict[str, Any] = {}
 
 
@@ -49,6 +50,14 @@ async def _guarded_open_connection(host: Any = None, port: Any = None, **kw: Any
     local = writer.get_extra_info("sockname")
     print(f"RELAY {local[0]}:{local[1]} -> {host}:{port}", flush=True)
     return reader, writer
+
+
+async def _guarded_create_connection(self: Any, protocol_factory: Any, host: Any = None, port: Any = None,
+                                     **kw: Any) -> Any:
+    """Below every asyncio stream: nothing but the test server is ever dialled."""
+    if host is not None or port is not None or kw.get("sock") is None:
+        _check_target(host, port)
+    return await _real_create_connection(self, protocol_factory, host, port, **kw)
 
 
 def _refuse(*args: Any, **kw: Any) -> Any:
@@ -113,6 +122,7 @@ def main() -> None:
     _allowed.update(server=server, bind=args.bind)
     asyncio.streams.IncompleteReadError = asyncio.IncompleteReadError  # type: ignore[attr-defined] # 3.11: moved
     asyncio.open_connection = _guarded_open_connection  # type: ignore[assignment]
+    asyncio.BaseEventLoop.create_connection = _guarded_create_connection  # type: ignore[method-assign]
     socket.create_connection = _refuse  # type: ignore[assignment]
     urllib.request.urlopen = _refuse  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:

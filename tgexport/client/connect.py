@@ -107,6 +107,8 @@ def _proxy_error(proxy: ProxySpec, exc: BaseException) -> errors.NetworkError:
     """NETWORK_ERROR naming the proxy (redacted) and why connecting through it failed."""
     if isinstance(exc, TimeoutError):
         reason = f"no working connection within {PROXY_CONNECT_DEADLINE:g} s"
+    elif str(exc).startswith("Connection to Telegram failed"):  # Telethon's words once its retries are used up
+        reason = f"{PROXY_CONNECT_RETRIES + 1} connection attempts failed; the app log has each attempt's reason"
     else:
         reason = errors.one_line(exc)
     wrong = "the secret is wrong" if proxy.kind == "mtproxy" else "rejected the credentials"

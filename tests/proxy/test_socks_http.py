@@ -45,6 +45,8 @@ def test_wrong_password_is_network_error_naming_the_proxy(server_factory: Any, t
     assert proc.returncode == 1
     error = json_error(proc, "NETWORK_ERROR")
     assert f"socks5://{PROXY_HOST}:{proxy.port}" in error["message"]
+    logs = "".join(p.read_text("utf-8") for p in (tmp_path / "applogs").rglob("*.log"))
+    assert "Attempt 2 at connecting failed: " in logs  # each attempt's reason, as the message says
     assert server.peers[before:] == []  # nothing reached the server, directly or relayed
     assert_secret_nowhere(tmp_path, proc, PASSWORD)
 

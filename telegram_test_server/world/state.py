@@ -73,6 +73,7 @@ class World:
         self.media_index: dict[int, tuple[int, int]] = {}  # media id → (channel id, message id)
         self.faults = Faults(self.scenario.faults)
         self.address: tuple[str, int] | None = None  # set by the server once it listens
+        self.takeouts: dict[int, bool | None] = {}  # takeout id → None while open, then finish's `success` (False also: closed by the server)
         for spec in self.scenario.channels:
             self._add_channel(spec)
 

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 from errors import ConfigError
 from tgexport.cli.channel_list import ALL_CHANNELS, is_batch, parse_channels, single_channel
+from tgexport.client.proxy import PROXY_ENV, proxy_from
 from tgexport.config import environment as config
 from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
 
@@ -67,6 +68,12 @@ def build_parser(prog: str | None = None) -> ContractArgumentParser:
     p.add_argument("--media-stall-timeout", metavar="SECONDS", default=None,
                    help="abort (and retry) a media download that receives no bytes for this long "
                         "(default: 120 safe, 60 normal)")
+    p.add_argument("--takeout", action="store_true",
+                   help="parse: read history and media through a takeout (data export) session, which Telegram "
+                        "rate-limits less; Telegram may ask you to confirm it in an app first")
+    p.add_argument("--proxy", metavar="URL", default=None,
+                   help=f"reach Telegram through a proxy: socks5://[user:pass@]host:port, socks4://, http://, "
+                        f"mtproxy://SECRET@host:port or a t.me/socks, t.me/proxy link (default ${PROXY_ENV})")
     return p
 
 
@@ -94,6 +101,7 @@ def validate_args(args: argparse.Namespace) -> None:
     args.max_flood_wait = DEFAULT_MAX_FLOOD_WAIT if flood is None else flood
     if not str(args.session_file or "").strip():
         raise ConfigError("--session-file must not be empty")
+    args.proxy_spec = proxy_from(args.proxy)
     args.channels = None
     args.batch = False
     if args.command == "channels":
@@ -111,7 +119,7 @@ def validate_args(args: argparse.Namespace) -> None:
             date_from=args.date_from, date_to=args.date_to, keyword_filter=args.keyword_filter,
             max_media_size_mb=args.max_media_size, dry_run=args.dry_run, zip_output=args.zip,
             cleanup_temp=not args.no_cleanup_temp, max_flood_wait=args.max_flood_wait,
-            media_stall_timeout=args.media_stall_timeout,
+            media_stall_timeout=args.media_stall_timeout, takeout=args.takeout,
         )
         _check_output_dir(args.output_dir)
 

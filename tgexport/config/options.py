@@ -87,6 +87,7 @@ class ParseOptions:
     cleanup_temp: bool = True
     max_flood_wait: float = DEFAULT_MAX_FLOOD_WAIT
     media_stall_timeout: float | None = None  # None: $TELEGRAM_PARSER_MEDIA_STALL_TIMEOUT or the mode's
+    takeout: bool = False  # added: history and media through a takeout session (--takeout)
 
     @property
     def mode(self) -> str:
@@ -107,6 +108,7 @@ class ParseOptions:
         cleanup_temp: bool = True,
         max_flood_wait: Any = DEFAULT_MAX_FLOOD_WAIT,
         media_stall_timeout: Any = None,
+        takeout: bool = False,
     ) -> ParseOptions:
         """Validate raw values (CLI strings or Python objects); ConfigError names the bad option."""
         if channel is None or not str(channel).strip():
@@ -134,4 +136,5 @@ class ParseOptions:
             cleanup_temp=bool(cleanup_temp),
             max_flood_wait=DEFAULT_MAX_FLOOD_WAIT if flood is None else flood,
             media_stall_timeout=stall,
+            takeout=bool(takeout),
         )

@@ -24,6 +24,7 @@ from errors import (
     RATE_LIMIT,
     ParserError,
     RateLimitError,
+    TakeoutDelayError,
     error_code_of,
     error_json,
     is_storage_error,
@@ -33,6 +34,7 @@ from errors import (
 from tgexport.client.channel_ref import parse_channel_ref
 from tgexport.client.flood import AppLogEvents, FloodController, TeeEvents, request_timeout_from_env
 from tgexport.client.resolver import channel_username, resolve_channel
+from tgexport.client.takeout import takeout_session
 from tgexport.config.environment import env_number
 from tgexport.config.modes import pause_scale
 from tgexport.config.options import ParseOptions
@@ -200,7 +202,7 @@ class ParseRun:
         self.log.info("run_started", **self._start_data())
         self.progress.position = self.store.last_message_id
         try:
-            await self._scan(channel)
+            await self._scan_maybe_in_takeout(channel)
         except BaseException as exc:
             stop = self._as_stop(exc)
             self._stopped(self._finish(stop), stop)
@@ -224,7 +226,7 @@ class ParseRun:
     def _as_stop(self, exc: BaseException) -> BaseException:
         """Note why the run stops (`retry_after`, `interrupted`); a write the disk refused becomes
         STORAGE_ERROR naming its file (or, when the OSError names none, the export directory)."""
-        if isinstance(exc, RateLimitError):
+        if isinstance(exc, RateLimitError | TakeoutDelayError):
             self.retry_after = exc.retry_after
         if _interruption(exc):
             self.interrupted = True
@@ -274,6 +276,14 @@ class ParseRun:
             stall_timeout=self.options.media_stall_timeout, file_index=self.store.file_index,
             on_placed=self.store.record_media, terminal=self.terminal, clock=self.clock,
         )
+
+    async def _scan_maybe_in_takeout(self, channel: Any) -> None:
+        """`_scan`, inside a takeout session with --takeout (asking for files unless a dry run)."""
+        if not self.options.takeout:
+            return await self._scan(channel)
+        async with takeout_session(self.client, files=not self.options.dry_run, max_file_size=self.max_bytes,
+                                   timeout=self.flood.request_timeout or None):
+            await self._scan(channel)
 
     async def _scan(self, channel: Any) -> None:
         o = self.options

@@ -66,6 +66,7 @@ class MediaSpec:
     long: float = 0.0
     content_of: int | None = None  # message id (same channel) whose media bytes this one shares
     same_file: bool = False  # with content_of: the very same Telegram file (same photo/document id), as a re-post
+    edition: int = 0  # how many times an edit replaced the message's media (a new photo/document id each time)
     subtype: str | None = None  # document: voice | audio | sticker | animation | round_video
     fields: dict[str, Any] = field(default_factory=dict)  # an attachment's reader-visible fields (venue title…)
 

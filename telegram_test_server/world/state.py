@@ -6,6 +6,7 @@ per channel here and dropped when a message changes (new file reference).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class ChannelState:
     messages: dict[int, MessageSpec] = field(default_factory=dict)
     tl_cache: dict[int, Any] = field(default_factory=dict)
     ref_versions: dict[int, int] = field(default_factory=dict)
+    media_editions: dict[int, int] = field(default_factory=dict)  # message id → media replaced this often
 
     @property
     def id(self) -> int:
@@ -87,7 +89,7 @@ class World:
 
     def _index_media(self, state: ChannelState, msg: MessageSpec) -> None:
         if msg.media is not None and msg.media.type in ("photo", "document", "video") and not msg.media.same_file:
-            self.media_index[media.media_id(state.id, msg.id)] = (state.id, msg.id)
+            self.media_index[media.media_id(state.id, msg.id, msg.media.edition)] = (state.id, msg.id)
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -141,13 +143,44 @@ class World:
     def file_key(self, channel_id: int, message_id: int, thumb: str) -> int:
         """Key of a message's file; a `content_of` media shares the original's key (same bytes)."""
         spec = self.channels[channel_id].messages[message_id].media
-        mid = media.content_id(spec, channel_id, media.media_id(channel_id, message_id))
+        mid = media.content_id(spec, channel_id, media.media_id(channel_id, message_id, spec.edition))
         return media.file_key(self.seed, mid, thumb)
 
     def expected_bytes(self, channel: int | str, message_id: int, thumb: str | None = None) -> bytes:
         """The bytes a download of this message's media must produce."""
         key, size = self.media_file(channel, message_id, thumb)
         return media.file_bytes(key, size)
+
+    # --- editing and deleting -------------------------------------------------------------
+
+    def edit_message(self, channel: int | str | ChannelState, message_id: int, changes: dict[str, Any]) -> None:
+        """Change an existing message as an edit or a counter change would: `changes` are scenario
+        message keys (text, entities, edit_date, media, views, forwards, reactions, replies, pinned, …);
+        a new `media` gets a new photo/document id (the old file stays downloadable as before)."""
+        state = self.channel(channel)
+        old = state.messages[message_id]
+        if {"id", "date"} & changes.keys():
+            raise ValueError("an edit cannot change a message's id or date")
+        parsed = load_message({"id": message_id, **changes}, old.date)
+        for key in changes:
+            setattr(old, key, getattr(parsed, key))
+        if {"text", "entities"} & changes.keys():
+            old.styled = False  # the new text carries the entities given (or none)
+        if "media" in changes and old.media is not None:
+            edition = state.media_editions[message_id] = state.media_editions.get(message_id, 0) + 1
+            old.media = dataclasses.replace(old.media, edition=edition)
+            self._index_media(state, old)
+        state.tl_cache.pop(message_id, None)
+
+    def delete_messages(self, channel: int | str | ChannelState, message_ids: list[int]) -> None:
+        """Delete messages: history skips them, channels.getMessages answers messageEmpty."""
+        state = self.channel(channel)
+        gone = set(message_ids)
+        kept = [(i, d) for i, d in zip(state.ids, state.dates, strict=True) if i not in gone]
+        state.ids, state.dates = [i for i, _ in kept], [d for _, d in kept]  # new lists, as `extend`
+        for message_id in gone:
+            state.messages.pop(message_id, None)
+            state.tl_cache.pop(message_id, None)
 
     # --- appending -------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ anything touches the session or the disk (a bad value is one `Error:` line, CONF
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 from typing import NoReturn
@@ -10,9 +11,10 @@ from typing import NoReturn
 from errors import ConfigError
 from tgexport.client.channel_ref import parse_channel_ref
 from tgexport.config import environment as config
-from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
+from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_count, parse_non_negative
 
 COMMANDS = ("channels", "resolve", "parse")
+REFRESH_RECENT_ENV = "TELEGRAM_PARSER_REFRESH_RECENT"
 
 
 class ContractArgumentParser(argparse.ArgumentParser):
@@ -50,6 +52,13 @@ def build_parser(prog: str | None = None) -> ContractArgumentParser:
     p.add_argument("--media-stall-timeout", metavar="SECONDS", default=None,
                    help="abort (and retry) a media download that receives no bytes for this long "
                         "(default: 120 safe, 60 normal)")
+    p.add_argument("--refresh-recent", metavar="N", default=None,
+                   help="re-read the N newest exported messages and update edits, counters and deletions "
+                        f"(default ${REFRESH_RECENT_ENV} or 0)")
+    p.add_argument("--comments", action="store_true",
+                   help="export the discussion (comments) of posts that have any to comments/<post id>.json")
+    p.add_argument("--comments-media", action="store_true",
+                   help="with --comments: download the comments' media too (default: described only)")
     return p
 
 
@@ -68,6 +77,11 @@ def _check_output_dir(raw: str) -> None:
             pass
     except OSError as exc:
         raise ConfigError(f"--output-dir {raw}: {probe} is not writable ({exc.strerror})") from exc
+
+
+def _refresh_recent(raw: str | None) -> str | int | None:
+    """`--refresh-recent`, else `$TELEGRAM_PARSER_REFRESH_RECENT` (checked as strictly as the option)."""
+    return raw if raw is not None else parse_count(os.environ.get(REFRESH_RECENT_ENV), REFRESH_RECENT_ENV)
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -90,6 +104,8 @@ def validate_args(args: argparse.Namespace) -> None:
             max_media_size_mb=args.max_media_size, dry_run=args.dry_run, zip_output=args.zip,
             cleanup_temp=not args.no_cleanup_temp, max_flood_wait=args.max_flood_wait,
             media_stall_timeout=args.media_stall_timeout,
+            refresh_recent=_refresh_recent(args.refresh_recent), comments=args.comments,
+            comments_media=args.comments_media,
         )
         _check_output_dir(args.output_dir)
 

@@ -38,12 +38,14 @@ from tgexport.config.modes import pause_scale
 from tgexport.config.options import ParseOptions
 from tgexport.core.timeutil import utc_iso
 from tgexport.history.pages import DateWindow, HistoryReader, ScanProgress
+from tgexport.history.refetch import MessageRefetcher
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
 from tgexport.media.pipeline import MediaPipeline
 from tgexport.media.progress import TerminalProgress
 from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
+from tgexport.run.refresh import Refresher, RefreshResult
 from tgexport.store import archive
 from tgexport.store.export import ChannelInfo, ExportStore, known_channel
 from tgexport.store.layout import EncodedRecords
@@ -106,6 +108,7 @@ class ParseRun:
         self.matches = KeywordMatcher(options.keywords)
         self.attachments = AttachmentReader()  # one warning per unknown media kind and run
         self.new_messages: list[dict[str, Any]] = []
+        self.refreshed = RefreshResult()
         self.downloader: MediaDownloader | None = None
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
@@ -258,17 +261,33 @@ class ParseRun:
             on_placed=self.store.record_media, terminal=self.terminal, clock=self.clock,
         )
 
+    def _page_pause(self) -> tuple[float, float]:
+        low, high = self.options.preset.page_pause
+        scale = pause_scale()
+        return low * scale, high * scale
+
+    async def _refresh(self, channel: Any) -> None:
+        """--refresh-recent: re-read the newest exported messages before looking for new ones."""
+        if self.options.refresh_recent <= 0:
+            return
+        refetcher = MessageRefetcher(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
+        await Refresher(self.store, refetcher, self.attachments, self.downloader).run(
+            self.options.refresh_recent, self.refreshed)
+        r = self.refreshed
+        self.log.info("refresh_finished", refreshed_messages=r.refreshed, edited_messages=r.edited,
+                      deleted_messages=r.deleted, updated_messages=len(r.updated), requests=refetcher.requests)
+        self._checkpoint()
+
     async def _scan(self, channel: Any) -> None:
         o = self.options
-        low, high = o.preset.page_pause
-        scale = pause_scale()
-        reader = HistoryReader(self.client, channel, self.flood, page_pause=(low * scale, high * scale),
-                               sleep=self.sleep)
+        reader = HistoryReader(self.client, channel, self.flood, page_pause=self._page_pause(), sleep=self.sleep)
         self.terminal = TerminalProgress()
         if not o.dry_run:
             self.downloader = self._make_downloader(channel)
             self.pipeline = MediaPipeline(self.downloader, self._commit_records)
         try:
+            await self._refresh(channel)
+            signals.raise_if_stopping()
             async for page in reader.pages(self.store.last_message_id, DateWindow(o.date_from, o.date_to),
                                            self.progress):
                 signals.raise_if_stopping()
@@ -345,6 +364,7 @@ class ParseRun:
             "known_size_mb": round(self.estimate.known_bytes / MB, 3),
             "unknown_size_count": self.estimate.unknown,
             "flood_wait_events": self.flood.events, "export_dir": str(self.store.export_dir),
+            **self.refreshed.summary_keys(),
         }
         if self.retry_after is not None:
             summary["retry_after"] = self.retry_after
@@ -401,6 +421,7 @@ class ParseRun:
             "export_dir": str(store.export_dir), "export_json": str(store.export_json),
             "state_json": str(store.state_json), "media_index_json": str(store.media_index_json),
             "summary_json": str(store.summary_json), "archive": archive_path,
+            "updated_messages": self.refreshed.updated,
             "new_messages": self._new_messages_out(),
         }
 

@@ -75,8 +75,11 @@ class World:
         self.media_index: dict[int, tuple[int, int]] = {}  # media id → (channel id, message id)
         self.faults = Faults(self.scenario.faults)
         self.address: tuple[str, int] | None = None  # set by the server once it listens
+        self.threads: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, post) → (group, discussion msg)
         for spec in self.scenario.channels:
             self._add_channel(spec)
+        for item in self.scenario.comments:
+            self.add_comments(item["channel"], item["post"], item.get("count"), item.get("messages"))
 
     def _add_channel(self, spec: ChannelSpec) -> None:
         state = ChannelState(spec=spec)
@@ -181,6 +184,41 @@ class World:
         for message_id in gone:
             state.messages.pop(message_id, None)
             state.tl_cache.pop(message_id, None)
+
+    # --- discussion threads ----------------------------------------------------------------
+
+    def add_comments(self, channel: int | str | ChannelState, post_id: int, count: int | None = None,
+                     messages: list[dict[str, Any]] | None = None) -> list[int]:
+        """Add comments under a post: messages of its linked discussion group (the megagroup named by
+        the post's `replies.channel_id`) replying to the post's discussion message, made on first use.
+        The post's `replies.count` grows with them. Returns the new comment ids."""
+        state = self.channel(channel)
+        post = state.messages[post_id]
+        group_id, top_id = self._thread(state, post)
+        raws = [{"text": f"comment {n + 1}"} for n in range(count or 0)] + list(messages or [])
+        ids = self.append_messages(group_id, messages=[{**raw, "reply_to": top_id} for raw in raws])
+        replies = post.replies or {}
+        post.replies = {**replies, "count": int(replies.get("count") or 0) + len(ids)}
+        state.tl_cache.pop(post_id, None)
+        return ids
+
+    def _thread(self, state: ChannelState, post: MessageSpec) -> tuple[int, int]:
+        key = (state.id, post.id)
+        if key not in self.threads:
+            group_id = (post.replies or {}).get("channel_id")
+            group = self.channels.get(group_id) if group_id else None
+            if group is None or not group.spec.megagroup:
+                raise ValueError(f"post {post.id} has no linked discussion group (replies.channel_id of a megagroup)")
+            [top] = self.append_messages(group, messages=[{"text": post.text or "", "fwd_from": {
+                "from_channel": state.id, "channel_post": post.id, "date": post.date}}])
+            self.threads[key] = (group.id, top)
+        return self.threads[key]
+
+    def thread_ids(self, channel_id: int, post_id: int) -> list[int]:
+        """Ascending ids of a post's comments (its discussion group's replies to the discussion message)."""
+        group_id, top_id = self.threads[(channel_id, post_id)]
+        group = self.channels[group_id]
+        return [i for i in group.ids if group.messages[i].reply_to == top_id]
 
     # --- appending -------------------------------------------------------------------------
 

@@ -32,3 +32,9 @@ def mark_deleted(old: dict[str, Any], when: str) -> dict[str, Any]:
     if old.get("deleted") is True:
         return old
     return {**old, "deleted": True, "deleted_at": when}
+
+
+def has_thread(record: dict[str, Any]) -> bool:
+    """A post (not deleted) whose comments are on: it has, or may get, a discussion thread."""
+    replies = record.get("replies")
+    return isinstance(replies, dict) and replies.get("comments") is True and not record.get("deleted")

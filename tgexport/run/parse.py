@@ -39,12 +39,14 @@ from tgexport.config.options import ParseOptions
 from tgexport.core.timeutil import utc_iso
 from tgexport.history.pages import DateWindow, HistoryReader, ScanProgress
 from tgexport.history.refetch import MessageRefetcher
+from tgexport.history.replies import ThreadReader
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
 from tgexport.media.pipeline import MediaPipeline
 from tgexport.media.progress import TerminalProgress
 from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
+from tgexport.run.comments import CommentsResult, CommentsStep
 from tgexport.run.refresh import Refresher, RefreshResult
 from tgexport.store import archive
 from tgexport.store.export import ChannelInfo, ExportStore, known_channel
@@ -109,6 +111,8 @@ class ParseRun:
         self.attachments = AttachmentReader()  # one warning per unknown media kind and run
         self.new_messages: list[dict[str, Any]] = []
         self.refreshed = RefreshResult()
+        self.comments = CommentsResult()
+        self.progress_start = 0  # last_message_id when the scan started
         self.downloader: MediaDownloader | None = None
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
@@ -183,7 +187,7 @@ class ParseRun:
         for note in self.store.repairs:
             self.log.info("export_repaired", note=note)
         self.log.info("run_started", **self._start_data())
-        self.progress.position = self.store.last_message_id
+        self.progress.position = self.progress_start = self.store.last_message_id
         try:
             await self._scan(channel)
         except BaseException as exc:
@@ -278,6 +282,16 @@ class ParseRun:
                       deleted_messages=r.deleted, updated_messages=len(r.updated), requests=refetcher.requests)
         self._checkpoint()
 
+    async def _comments(self, channel: Any) -> None:
+        """--comments: bring the threads of new (and refreshed) posts up to date (after the scan)."""
+        if not self.options.comments or self.options.dry_run:
+            return
+        reader = ThreadReader(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
+        make = self._make_downloader if self.options.comments_media else None
+        step = CommentsStep(self.store, reader, self.attachments, make)
+        await step.run(self.progress_start, self.new_messages, self.refreshed.replies, self.comments)
+        self.log.info("comments_finished", requests=reader.requests, **self.comments.summary_keys())
+
     async def _scan(self, channel: Any) -> None:
         o = self.options
         reader = HistoryReader(self.client, channel, self.flood, page_pause=self._page_pause(), sleep=self.sleep)
@@ -295,6 +309,7 @@ class ParseRun:
             signals.raise_if_stopping()
             if self.pipeline is not None:
                 await self.pipeline.drain()
+            await self._comments(channel)
         finally:
             if self.pipeline is not None:
                 await self.pipeline.cancel()  # a stop: queued downloads end, their part files stay
@@ -364,7 +379,7 @@ class ParseRun:
             "known_size_mb": round(self.estimate.known_bytes / MB, 3),
             "unknown_size_count": self.estimate.unknown,
             "flood_wait_events": self.flood.events, "export_dir": str(self.store.export_dir),
-            **self.refreshed.summary_keys(),
+            **self.refreshed.summary_keys(), **self.comments.summary_keys(),
         }
         if self.retry_after is not None:
             summary["retry_after"] = self.retry_after

@@ -15,7 +15,7 @@ from typing import Any
 from tgexport.core.timeutil import utc_iso
 from tgexport.history.refetch import MessageRefetcher
 from tgexport.media import MediaDownloader, describe_media, media_changed
-from tgexport.records.changes import is_edit, mark_deleted, merged
+from tgexport.records.changes import has_thread, is_edit, mark_deleted, merged
 from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import message_to_record
 from tgexport.store.export import ExportStore
@@ -29,6 +29,7 @@ class RefreshResult:
     edited: int = 0
     deleted: int = 0
     updated: list[dict[str, Any]] = field(default_factory=list)
+    replies: dict[int, bool] = field(default_factory=dict)  # re-read posts with comments → replies changed
 
     def summary_keys(self) -> dict[str, int]:
         return {"refreshed_messages": self.refreshed, "edited_messages": self.edited,
@@ -57,6 +58,8 @@ class Refresher:
         for record in old:
             message = fetched.get(record["id"])
             new = mark_deleted(record, now) if message is None else await self._fresh(record, message)
+            if has_thread(new):
+                result.replies[new["id"]] = new.get("replies") != record.get("replies")
             if new == record:
                 continue
             changed.append(new)

@@ -7,7 +7,6 @@ no longer has comes back as `MessageEmpty`: it is reported as None (deleted).
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 from telethon import utils
@@ -15,7 +14,7 @@ from telethon.tl import functions, types
 
 from tgexport.client.flood import FloodController
 from tgexport.core import fault_points
-from tgexport.history.pages import Sleep
+from tgexport.history.pages import Sleep, random_pause
 
 IDS_PER_REQUEST = 100
 
@@ -58,7 +57,4 @@ class MessageRefetcher:
         return {i: by_id.get(i) for i in batch}
 
     async def _pause(self) -> None:
-        low, high = self.pause
-        seconds = random.uniform(low, high) if high > 0 else 0.0
-        if seconds > 0:
-            await self.sleep(seconds)
+        await random_pause(self.pause, self.sleep)

@@ -9,7 +9,6 @@ through the FloodController; the mode's random pause separates requests.
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from telethon.tl import functions, types
 
 from tgexport.client.flood import FloodController
 from tgexport.core import fault_points
-from tgexport.history.pages import PAGE_SIZE, Sleep
+from tgexport.history.pages import PAGE_SIZE, Sleep, random_pause
 
 
 @dataclass
@@ -89,7 +88,4 @@ class ThreadReader:
                 message._input_chat = utils.get_input_peer(group)
 
     async def _pause(self) -> None:
-        low, high = self.pause
-        seconds = random.uniform(low, high) if high > 0 else 0.0
-        if seconds > 0:
-            await self.sleep(seconds)
+        await random_pause(self.pause, self.sleep)

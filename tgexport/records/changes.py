@@ -23,8 +23,9 @@ def merged(old: dict[str, Any], fresh: dict[str, Any], media_files: list[dict[st
 
 
 def is_edit(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """True when the text, its entities or the edit date differ (a counter change is not an edit)."""
-    return any(old.get(key) != new.get(key) for key in EDIT_KEYS)
+    """True when the text, its entities or the edit date differ (a counter change is not an edit); a key
+    the old record lacks (an export written before it existed) is not an edit by itself."""
+    return any(key in old and old[key] != new.get(key) for key in EDIT_KEYS)
 
 
 def mark_deleted(old: dict[str, Any], when: str) -> dict[str, Any]:

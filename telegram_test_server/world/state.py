@@ -176,14 +176,27 @@ class World:
         state.tl_cache.pop(message_id, None)
 
     def delete_messages(self, channel: int | str | ChannelState, message_ids: list[int]) -> None:
-        """Delete messages: history skips them, channels.getMessages answers messageEmpty."""
+        """Delete messages: history skips them, channels.getMessages answers messageEmpty; a deleted
+        comment no longer counts in its post's `replies.count`."""
         state = self.channel(channel)
         gone = set(message_ids)
         kept = [(i, d) for i, d in zip(state.ids, state.dates, strict=True) if i not in gone]
         state.ids, state.dates = [i for i, _ in kept], [d for _, d in kept]  # new lists, as `extend`
+        self._uncount_comments(state, gone)
         for message_id in gone:
             state.messages.pop(message_id, None)
             state.tl_cache.pop(message_id, None)
+
+    def _uncount_comments(self, group: ChannelState, gone: set[int]) -> None:
+        """Deleted comments leave their post's `replies.count`."""
+        for (channel_id, post_id), (group_id, top_id) in self.threads.items():
+            if group_id != group.id:
+                continue
+            n = sum(1 for i in gone if i in group.messages and group.messages[i].reply_to == top_id)
+            post = self.channels[channel_id].messages.get(post_id)
+            if n and post is not None and post.replies is not None:
+                post.replies = {**post.replies, "count": max(0, int(post.replies.get("count") or 0) - n)}
+                self.channels[channel_id].tl_cache.pop(post_id, None)
 
     # --- discussion threads ----------------------------------------------------------------
 

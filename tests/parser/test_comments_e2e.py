@@ -1,6 +1,7 @@
 """`parse --comments` end to end (real CLI, local server with a linked discussion group): threads go to
 comments/<post id>.json, a later run asks only for the new comments (getReplies with min_id, from the
-request log), comment media are described but not downloaded unless --comments-media."""
+request log), comment media are described but not downloaded unless --comments-media; comments deleted from the
+discussion keep their records, marked deleted, when their post is refreshed."""
 from __future__ import annotations
 
 import json
@@ -67,6 +68,17 @@ def test_threads_are_exported_and_later_runs_fetch_only_new_comments(server_fact
     server.requests.reset()
     third = parse(server, tmp_path, "out", "--comments", "--refresh-recent", "10")
     assert server.requests.count("messages.getReplies") == 0 and third["summary"]["new_comments"] == 0
+
+    server_call(server, server.world.delete_messages, GROUP, [ids[0], new[-1]])  # post 3 now counts 153
+    server.requests.reset()
+    fourth = parse(server, tmp_path, "out", "--comments", "--refresh-recent", "10")
+    assert server.requests.count("messages.getReplies") == 1  # nothing new
+    assert server.requests.count("channels.getMessages") == 1 + 2  # the refresh, then 155 comments by id
+    comments = thread(fourth, 3)["comments"]
+    assert [c["id"] for c in comments] == ids + new  # an export never loses a comment it once had
+    assert [c["id"] for c in comments if c.get("deleted")] == [ids[0], new[-1]]
+    assert all(isinstance(c.get("deleted_at"), str) for c in comments if c.get("deleted"))
+    assert fourth["summary"]["deleted_comments"] == 2 and fourth["summary"]["comment_threads_updated"] == 1
 
 
 def test_comments_media_downloads_comment_media(server_factory: Any, tmp_path: Path) -> None:

@@ -270,11 +270,14 @@ class ParseRun:
         scale = pause_scale()
         return low * scale, high * scale
 
+    def _refetcher(self, entity: Any) -> MessageRefetcher:
+        return MessageRefetcher(self.client, entity, self.flood, pause=self._page_pause(), sleep=self.sleep)
+
     async def _refresh(self, channel: Any) -> None:
         """--refresh-recent: re-read the newest exported messages before looking for new ones."""
         if self.options.refresh_recent <= 0:
             return
-        refetcher = MessageRefetcher(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
+        refetcher = self._refetcher(channel)
         await Refresher(self.store, refetcher, self.attachments, self.downloader).run(
             self.options.refresh_recent, self.refreshed)
         r = self.refreshed
@@ -288,7 +291,7 @@ class ParseRun:
             return
         reader = ThreadReader(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
         make = self._make_downloader if self.options.comments_media else None
-        step = CommentsStep(self.store, reader, self.attachments, make)
+        step = CommentsStep(self.store, reader, self.attachments, make, self._refetcher)
         await step.run(self.progress_start, self.new_messages, self.refreshed.replies, self.comments)
         self.log.info("comments_finished", requests=reader.requests, **self.comments.summary_keys())
 

@@ -28,9 +28,7 @@ def _thread(world: World, state: ChannelState, msg_id: int) -> tuple[int, int]:
     for key, (group_id, top_id) in world.threads.items():
         if (group_id, top_id) == (state.id, msg_id):
             return key
-    if msg_id not in state.messages:
-        raise RpcError(400, "MSG_ID_INVALID")
-    raise RpcError(400, "MSG_ID_INVALID" if state.spec.megagroup else "CHANNEL_INVALID")
+    raise RpcError(400, "MSG_ID_INVALID")  # no such message, or a post without a discussion thread
 
 
 async def get_discussion_message(api: ServerApi, req: functions.messages.GetDiscussionMessageRequest,

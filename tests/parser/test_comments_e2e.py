@@ -15,6 +15,7 @@ CHANNEL, GROUP = 1777000111, 1777000222
 PHOTO = {"type": "photo", "size": 12_000, "w": 320, "h": 240}
 REPLIES = {"count": 0, "comments": True, "channel_id": GROUP}
 POSTS = [{"id": i, "text": f"post {i}", "replies": REPLIES} for i in range(1, 7)]
+POSTS.append({"id": 7, "text": "its thread is gone", "replies": {**REPLIES, "count": 4}})  # MSG_ID_INVALID
 SCENARIO = {
     "channels": [{"id": CHANNEL, "username": "talk_chan", "title": "Talk", "messages": POSTS},
                  {"id": GROUP, "title": "Talk chat", "megagroup": True, "member": False, "messages": []}],
@@ -52,7 +53,10 @@ def test_threads_are_exported_and_later_runs_fetch_only_new_comments(server_fact
     [item] = with_photo["media_files"]
     assert item["path"] is None and item["skipped"] == "comment_media"
     assert not (export_dir / "media").exists() or not any((export_dir / "media").rglob("*.*"))
-    assert server.requests.count("messages.getDiscussionMessage") == 2  # posts without comments cost nothing
+    assert server.requests.count("messages.getDiscussionMessage") == 3  # posts without comments cost nothing
+    assert first["summary"]["comment_threads_failed"] == 1  # post 7: logged, the others go on
+    log = (export_dir / "logs" / "errors.log").read_text(encoding="utf-8")
+    assert '"comments_unavailable"' in log and "MsgIdInvalidError" in log and '"post_id": 7' in log
     assert server.requests.count("messages.getReplies") == 3  # 150 = 100 + 50, and 1
     assert first["summary"]["new_comments"] == 151
 

@@ -12,12 +12,18 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from telethon import errors as tl_errors
 from telethon import utils
 from telethon.tl import functions, types
 
 from tgexport.client.flood import FloodController
 from tgexport.core import fault_points
 from tgexport.history.pages import PAGE_SIZE, Sleep, random_pause
+
+
+class ThreadUnavailable(Exception):
+    """Telegram refused a post's thread (e.g. MSG_ID_INVALID, CHANNEL_PRIVATE for the group); the
+    message is the RPC error's name. FloodWaits and timeouts are not this: the FloodController has them."""
 
 
 @dataclass
@@ -45,7 +51,13 @@ class ThreadReader:
     async def _call(self, request: Any, what: str) -> Any:
         if self.requests:
             await self._pause()
-        result = await self.flood.call(lambda: self.client(request), what=what)
+        try:
+            result = await self.flood.call(lambda: self.client(request), what=what)
+        except tl_errors.FloodError:
+            raise
+        except tl_errors.RPCError as exc:
+            self.requests += 1
+            raise ThreadUnavailable(f"{what}: {type(exc).__name__} ({exc.code})") from exc
         fault_points.hit("comments_page")  # an answer arrived; nothing of it is used yet
         self.requests += 1
         for chat in getattr(result, "chats", None) or []:

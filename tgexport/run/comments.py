@@ -2,7 +2,7 @@
 
 Runs after the history scan. The posts looked at: those past `comments/state.json`'s `checked_up_to`
 (new posts; on the first --comments run every exported post), its `pending` ones (left by a stopped
-run), and posts re-read by --refresh-recent whose replies changed or that have no thread file yet.
+run), and posts re-read by --refresh-recent whose replies changed.
 Only posts with `replies.comments` true and `replies.count` > 0 cost requests: a new thread costs
 getDiscussionMessage + getReplies, a known one only getReplies with `min_id = last_comment_id`.
 Comment media are described, not downloaded (`"skipped": "comment_media"`), unless --comments-media.
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from errors import EXTERNAL_API_ERROR
 from tgexport.core.timeutil import utc_iso
 from tgexport.history.refetch import MessageRefetcher
-from tgexport.history.replies import ThreadReader
+from tgexport.history.replies import ThreadReader, ThreadUnavailable
 from tgexport.media import MediaDownloader, describe_media, no_file_item
 from tgexport.records.changes import has_thread, mark_deleted
 from tgexport.records.extras import AttachmentReader
@@ -37,10 +38,11 @@ class CommentsResult:
     threads: int = 0  # comment files written this run
     comments: int = 0  # comments added to them
     deleted: int = 0  # comments found deleted from the discussion
+    failed: int = 0  # threads Telegram refused (logged as comments_unavailable)
 
     def summary_keys(self) -> dict[str, int]:
         return {"comment_threads_updated": self.threads, "new_comments": self.comments,
-                "deleted_comments": self.deleted}
+                "deleted_comments": self.deleted, "comment_threads_failed": self.failed}
 
 
 def has_comments(record: dict[str, Any]) -> bool:
@@ -52,13 +54,14 @@ class CommentsStep:
     """Brings the comment files of one export up to date (see the module docstring)."""
 
     def __init__(self, store: ExportStore, reader: ThreadReader, attachments: AttachmentReader,
-                 make_downloader: MakeDownloader | None, make_refetcher: MakeRefetcher) -> None:
+                 make_downloader: MakeDownloader | None, make_refetcher: MakeRefetcher, log: Any) -> None:
         self.store = store
         self.files = CommentsStore(store.export_dir)
         self.reader = reader
         self.attachments = attachments
         self.make_downloader = make_downloader  # None: comment media are described only
         self.make_refetcher = make_refetcher
+        self.log = log  # the export log: one `comments_unavailable` event per refused thread
         self._downloaders: dict[int, MediaDownloader] = {}
         self._fresh_counts: set[int] = set()  # posts whose replies.count was read by this run
 
@@ -68,14 +71,17 @@ class CommentsStep:
         self._fresh_counts = set(refreshed)
         checked, pending = self.files.read_state()
         top = self.store.last_message_id
-        wanted = set(pending) | {post_id for post_id, changed in refreshed.items()
-                                 if changed or not self.files.thread_path(post_id).is_file()}
+        wanted = set(pending) | {post_id for post_id, changed in refreshed.items() if changed}
         posts = [r for r in self._records(wanted, checked, start_last_id, new_records) if has_comments(r)]
         if not posts and checked >= top and not pending:
             return
         self.files.write_state(checked, [p["id"] for p in posts])
         for post in posts:
-            await self._thread(post, result)
+            try:
+                await self._thread(post, result)
+            except ThreadUnavailable as exc:  # this post's thread only: the others go on
+                result.failed += 1
+                self.log.error("comments_unavailable", EXTERNAL_API_ERROR, post_id=post["id"], error=str(exc))
         self.files.write_state(max(checked, top), [])
 
     def _records(self, wanted: set[int], checked: int, start_last_id: int,

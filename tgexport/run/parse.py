@@ -291,7 +291,7 @@ class ParseRun:
             return
         reader = ThreadReader(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
         make = self._make_downloader if self.options.comments_media else None
-        step = CommentsStep(self.store, reader, self.attachments, make, self._refetcher)
+        step = CommentsStep(self.store, reader, self.attachments, make, self._refetcher, self.log)
         await step.run(self.progress_start, self.new_messages, self.refreshed.replies, self.comments)
         self.log.info("comments_finished", requests=reader.requests, **self.comments.summary_keys())
 

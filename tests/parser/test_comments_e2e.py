@@ -92,3 +92,4 @@ def test_comments_media_downloads_comment_media(server_factory: Any, tmp_path: P
     [item] = with_photo["media_files"]
     stored = Path(result["export_dir"]) / item["path"]
     assert stored.read_bytes() == server.world.expected_bytes(GROUP, with_photo["id"])
+    assert result["summary"]["media_saved"] == 1 and not result["partial_failure"]

@@ -114,6 +114,7 @@ class ParseRun:
         self.comments = CommentsResult()
         self.progress_start = 0  # last_message_id when the scan started
         self.downloader: MediaDownloader | None = None
+        self.comment_downloaders: list[MediaDownloader] = []  # --comments-media: one per discussion group
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
         self.retry_after: int | None = None
@@ -285,12 +286,17 @@ class ParseRun:
                       deleted_messages=r.deleted, updated_messages=len(r.updated), requests=refetcher.requests)
         self._checkpoint()
 
+    def _comment_downloader(self, group: Any) -> MediaDownloader:
+        downloader = self._make_downloader(group)
+        self.comment_downloaders.append(downloader)
+        return downloader
+
     async def _comments(self, channel: Any) -> None:
         """--comments: bring the threads of new (and refreshed) posts up to date (after the scan)."""
         if not self.options.comments or self.options.dry_run:
             return
         reader = ThreadReader(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
-        make = self._make_downloader if self.options.comments_media else None
+        make = self._comment_downloader if self.options.comments_media else None
         step = CommentsStep(self.store, reader, self.attachments, make, self._refetcher, self.log)
         await step.run(self.progress_start, self.new_messages, self.refreshed.replies, self.comments)
         self.log.info("comments_finished", requests=reader.requests, **self.comments.summary_keys())
@@ -363,8 +369,9 @@ class ParseRun:
         self.last_save = self.clock()
 
     def _stat(self, name: str) -> int:
-        stats = getattr(self.downloader, "stats", None)
-        return int(getattr(stats, name, 0) or 0)
+        """A media counter over the channel's downloads and the comments' (--comments-media)."""
+        return sum(int(getattr(getattr(d, "stats", None), name, 0) or 0)
+                   for d in [self.downloader, *self.comment_downloaders])
 
     def summary(self) -> dict[str, Any]:
         o = self.options

@@ -75,7 +75,8 @@ class CommentsStep:
         posts = [r for r in self._records(wanted, checked, start_last_id, new_records) if has_comments(r)]
         if not posts and checked >= top and not pending:
             return
-        self.files.write_state(checked, [p["id"] for p in posts])
+        if posts:
+            self.files.write_state(checked, [p["id"] for p in posts])
         for post in posts:
             try:
                 await self._thread(post, result)

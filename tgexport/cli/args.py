@@ -3,6 +3,7 @@ anything touches the session or the disk (a bad value is one `Error:` line, CONF
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
@@ -11,9 +12,10 @@ from errors import ConfigError
 from tgexport.cli.channel_list import ALL_CHANNELS, is_batch, parse_channels, single_channel
 from tgexport.client.proxy import PROXY_ENV, proxy_from
 from tgexport.config import environment as config
-from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_non_negative
+from tgexport.config.options import DEFAULT_MAX_FLOOD_WAIT, ParseOptions, parse_count, parse_non_negative
 
 COMMANDS = ("channels", "resolve", "parse")
+REFRESH_RECENT_ENV = "TELEGRAM_PARSER_REFRESH_RECENT"
 
 
 class ChannelValues(argparse.Action):
@@ -74,6 +76,13 @@ def build_parser(prog: str | None = None) -> ContractArgumentParser:
     p.add_argument("--proxy", metavar="URL", default=None,
                    help=f"reach Telegram through a proxy: socks5://[user:pass@]host:port, socks4://, http://, "
                         f"mtproxy://SECRET@host:port or a t.me/socks, t.me/proxy link (default ${PROXY_ENV})")
+    p.add_argument("--refresh-recent", metavar="N", default=None,
+                   help="re-read the N newest exported messages and update edits, counters and deletions "
+                        f"(default ${REFRESH_RECENT_ENV} or 0)")
+    p.add_argument("--comments", action="store_true",
+                   help="export the discussion (comments) of posts that have any to comments/<post id>.json")
+    p.add_argument("--comments-media", action="store_true",
+                   help="with --comments: download the comments' media too (default: described only)")
     return p
 
 
@@ -92,6 +101,11 @@ def _check_output_dir(raw: str) -> None:
             pass
     except OSError as exc:
         raise ConfigError(f"--output-dir {raw}: {probe} is not writable ({exc.strerror})") from exc
+
+
+def _refresh_recent(raw: str | None) -> str | int | None:
+    """`--refresh-recent`, else `$TELEGRAM_PARSER_REFRESH_RECENT` (checked as strictly as the option)."""
+    return raw if raw is not None else parse_count(os.environ.get(REFRESH_RECENT_ENV), REFRESH_RECENT_ENV)
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -120,6 +134,8 @@ def validate_args(args: argparse.Namespace) -> None:
             max_media_size_mb=args.max_media_size, dry_run=args.dry_run, zip_output=args.zip,
             cleanup_temp=not args.no_cleanup_temp, max_flood_wait=args.max_flood_wait,
             media_stall_timeout=args.media_stall_timeout, takeout=args.takeout,
+            refresh_recent=_refresh_recent(args.refresh_recent), comments=args.comments,
+            comments_media=args.comments_media,
         )
         _check_output_dir(args.output_dir)
 

@@ -142,11 +142,17 @@ class TelegramParser:
         max_flood_wait: float | None = None,
         on_result: Callable[[dict[str, Any]], None] | None = None,
         takeout: bool = False,
+        *,
+        refresh_recent: int = 0,
+        comments: bool = False,
+        comments_media: bool = False,
     ) -> dict[str, Any]:
         """Export the channel (delegates to `tgexport.run.parse.run_parse`); returns the `parse` JSON.
 
         `on_result` (added) also gets that JSON, with an `error` key, when the run stops early
         after saving something (RATE_LIMIT, Ctrl+C, errors), so callers can report what was saved.
+        `refresh_recent`, `comments`, `comments_media` (added): as `--refresh-recent N`, `--comments`,
+        `--comments-media`.
         """
         options = ParseOptions.build(
             channel=channel_identifier,
@@ -161,6 +167,7 @@ class TelegramParser:
             cleanup_temp=cleanup_temp,
             max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
             takeout=takeout,
+            refresh_recent=refresh_recent, comments=comments, comments_media=comments_media,
         )
         return await self.parse_with_options(options, run_id=run_id, on_result=on_result)
 

@@ -4,6 +4,8 @@ checkpoint them to a journal, compact them into export.json / state.json / media
 - `checkpoint()` appends what was committed since the last checkpoint to `.journal.jsonl`
   (tgexport/store/journal.py): cost proportional to the new records, never to the export.
 - `record_media()` journals a placed media file at once (a crash never re-downloads it).
+- `update()` replaces records already in the export (a refresh: counters, edits, deletions); the
+  next checkpoint journals them (`update` entries), compaction rewrites export.json once.
 - `compact()` writes media-index.json, export.json (only when its content changed), then
   state.json (the commit point), each atomically, and removes the journal. `open()` replays a
   journal left by a killed run and compacts at once; it also writes the repairs of known damage.
@@ -15,6 +17,7 @@ checkpoint them to a journal, compact them into export.json / state.json / media
 """
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import os
@@ -57,6 +60,7 @@ from tgexport.store.journal import (
     media_line,
     messages_line,
     read_journal,
+    update_line,
 )
 from tgexport.store.layout import encode_message, export_bytes, export_parts, message_lines
 
@@ -279,6 +283,9 @@ class ExportStore:
         self._tail_encoded: list[bytes] = []  # the tail's first records, encoded (once, when journaled)
         self._added_encoded: list[bytes] = []  # every record appended through this object, encoded
         self._tail_media = 0
+        self._updates: list[dict[str, Any]] = []  # records replaced since the last checkpoint (not journaled)
+        self._updated = False  # records were replaced since export.json was last written
+        self._update_media = 0  # media items the replacements added (or removed) since then
         self._journaled = 0  # how much of the tail is in the journal
         self._journaled_last = last_message_id
         self._disk_index: tuple[dict[str, str], dict[str, str]] = ({}, {})  # media-index.json as on disk
@@ -420,18 +427,21 @@ class ExportStore:
         return fd is not None
 
     def _replay(self, contents: JournalContents) -> None:
-        added = placed = 0
+        added = placed = updated = 0
         for entry in contents.entries:
             if entry["op"] == "messages":
                 if entry["after"] > self.last_message_id:
                     raise damaged(self.journal_path, f"it continues after message {entry['after']} but the export "
                                   f"ends at {self.last_message_id}", REFUSE)
                 added += len(self.append(entry["messages"], entry["last"]))
+            elif entry["op"] == "update":
+                updated += self._replace(entry["messages"])
             elif (self.export_dir / entry["path"]).is_file():
                 placed += self._set_media(entry["sha256"], entry["path"], entry.get("file_key"))
         if contents.torn_note:
             self.repairs.append(contents.torn_note)
-        self.repairs.append(f"recovered {added} message(s) and {placed} media file(s) "
+        refreshed = f", {updated} refreshed message(s)" if updated else ""
+        self.repairs.append(f"recovered {added} message(s){refreshed} and {placed} media file(s) "
                             "from the journal of an interrupted run")
 
     # -- the run -----------------------------------------------------------------------------
@@ -466,11 +476,33 @@ class ExportStore:
             self._loaded.extend(added)
         return added
 
+    def update(self, records: list[dict[str, Any]]) -> None:
+        """Replace records already in the export (same ids); journaled at the next checkpoint."""
+        self._replace(records)
+        self._updates.extend(records)
+
+    def _replace(self, records: list[dict[str, Any]]) -> int:
+        messages = self.messages
+        base = self._facts.messages_total
+        for record in records:
+            index = bisect.bisect_left(messages, record["id"], key=lambda m: m["id"])
+            if index == len(messages) or messages[index]["id"] != record["id"]:
+                raise damaged(self.journal_path, f"it updates message {record['id']}, which the export does not "
+                              "hold", REFUSE)
+            self._update_media += len(record.get("media_files") or ()) - len(messages[index].get("media_files") or ())
+            messages[index] = record
+            if index >= base:  # a record appended by this run: its tail copy and encoded line too
+                self._tail[index - base] = record
+                if index - base < len(self._tail_encoded):
+                    self._tail_encoded[index - base] = encode_message(record)
+        self._updated = self._updated or bool(records)
+        return len(records)
+
     def messages_total(self) -> int:
         return self._facts.messages_total + len(self._tail)
 
     def media_total(self) -> int:
-        return self._facts.media_total + self._tail_media
+        return self._facts.media_total + self._tail_media + self._update_media
 
     def pending_records(self) -> int:
         """Records appended since the last checkpoint (not yet in the journal)."""
@@ -510,9 +542,12 @@ class ExportStore:
         if self._journaled < len(self._tail) or self.last_message_id != self._journaled_last:
             lines.append(messages_line(self._journaled_last, self.last_message_id,
                                        self._tail_encoded[self._journaled:]))
+        if self._updates:
+            lines.append(update_line([encode_message(r) for r in self._updates]))
         if not lines:
             return False
         self._journal(lines, media)
+        self._updates = []
         self._journaled, self._journaled_last = len(self._tail), self.last_message_id
         return True
 
@@ -540,7 +575,7 @@ class ExportStore:
     # -- compaction --------------------------------------------------------------------------
 
     def _export_changed(self) -> bool:
-        return bool(self._tail) or self._export_dirty or self._facts.channel_info != self.channel.as_dict()
+        return bool(self._tail) or self._updated or self._export_dirty or self._facts.channel_info != self.channel.as_dict()
 
     def compact(self, now: datetime | None = None) -> None:
         """Write media-index.json, export.json (when its content changed) and state.json atomically,
@@ -574,6 +609,7 @@ class ExportStore:
         self._facts = ExportFacts(digest.hexdigest(), self.messages_total(), self.media_total(),
                                   top, self.channel.as_dict(), ours=True)
         self._tail, self._tail_encoded, self._tail_media, self._journaled = [], [], 0, 0
+        self._updated, self._update_media = False, 0
         self._export_dirty, self._trusted = False, True
 
     def _export_payload(self, now: datetime) -> Iterator[bytes]:
@@ -581,7 +617,7 @@ class ExportStore:
         (the checks run now, the pieces are made as they are written)."""
         self._encode_tail()
         lines = self._tail_encoded
-        if self._trusted and self._facts.ours and not self._export_dirty:
+        if self._trusted and self._facts.ours and not self._export_dirty and not self._updated:
             raw = read_bytes_checked(self.export_json)
             if hashlib.sha256(raw).hexdigest() != self._facts.sha256:
                 raise DataFormatError(f"{self.export_json} changed while this run was going; "

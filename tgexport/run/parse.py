@@ -112,10 +112,7 @@ class ParseRun:
         self.sleep = sleep
         self.clock = clock
         self.started = datetime.now(UTC)
-        preset = options.preset
-        self.flood = FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
-                                     log=AppLogEvents(), sleep=sleep, request_timeout=request_timeout_from_env(),
-                                     timeout_retries=preset.retries)
+        self.flood = run_flood_controller(options, sleep)
         self.progress = ScanProgress(position=0)
         self.estimate = Estimate()
         self.max_bytes = limit_bytes(options.max_media_size_mb)
@@ -511,6 +508,15 @@ def _status(exc: BaseException) -> str:
 def _interruption(exc: BaseException) -> bool:
     """A stop by a signal (CLI) or by cancelling the task / Ctrl+C (Python API)."""
     return isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+
+
+def run_flood_controller(options: ParseOptions, sleep: Sleep) -> FloodController:
+    """The guarded calls of a parse run: the mode's extra FloodWait pause (× pause scale) and retries,
+    `--max-flood-wait`, the request deadline; events to the app log until an export log exists."""
+    preset = options.preset
+    return FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
+                           log=AppLogEvents(), sleep=sleep, request_timeout=request_timeout_from_env(),
+                           timeout_retries=preset.retries)
 
 
 def _day(value: Any) -> str | None:

@@ -101,6 +101,16 @@ class RateLimitError(ParserError):
         self.retry_after = retry_after
 
 
+class TakeoutDelayError(ParserError):
+    """Telegram holds a takeout (data export) `retry_after` seconds until the user confirms it (TAKEOUT_INIT_DELAY_X)."""
+
+    code = TAKEOUT_DELAY
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
 class NetworkError(ParserError):
     code = NETWORK_ERROR
 

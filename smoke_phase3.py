@@ -26,7 +26,8 @@ SHA = re.compile(r"^[0-9a-f]{64}$")
 NUL = type(None)
 
 RESULT_KEYS = {"summary": dict, "partial_failure": bool, "export_dir": str, "export_json": str, "state_json": str,
-               "media_index_json": str, "summary_json": str, "archive": (str, NUL), "new_messages": list}
+               "media_index_json": str, "summary_json": str, "archive": (str, NUL), "new_messages": list,
+               "updated_messages": list}  # added: records --refresh-recent changed ([] without it)
 SUMMARY_KEYS = {"run_at": str, "run_id": str, "channel_id": int, "channel_username": (str, NUL), "mode": str,
                 "dry_run": bool, "date_from": (str, NUL), "date_to": (str, NUL), "scanned_messages": int,
                 "new_messages": int, "media_saved": int, "media_skipped_by_size": int, "media_dedup_hits": int,

@@ -38,6 +38,7 @@ from common import (  # noqa: E402
     spread,
     workdir,
 )
+from report import write_section  # noqa: E402
 
 PY = sys.executable
 CLI = str(REPO_ROOT / "telegram_parser_skill.py")
@@ -189,18 +190,6 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def write_section(markdown: Path, body: str) -> None:
-    """Replace the batch section of BENCHMARKS.md (appended when its markers are missing)."""
-    text = markdown.read_text(encoding="utf-8")
-    section = f"{BEGIN}\n\n{body}\n\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    markdown.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repeat, 3 single runs per case")
@@ -210,7 +199,7 @@ def main() -> int:
     result = run(QUICK if args.quick else FULL)
     publish(result, render(result), args.json)
     if args.write:
-        write_section(REPO_ROOT / "BENCHMARKS.md", render(result))
+        write_section(REPO_ROOT / "BENCHMARKS.md", f"{BEGIN}\n\n{render(result)}\n\n{END}", BEGIN, END)
     return 0
 
 

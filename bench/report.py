@@ -173,12 +173,13 @@ def render(latest: dict[str, Any]) -> str:
     return "\n".join(lines + [END])
 
 
-def write_section(markdown: Path, section: str) -> None:
-    """Replace the marked section of `markdown` (appended at the end when the markers are missing)."""
+def write_section(markdown: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the section of `markdown` between the `begin` and `end` marker lines (`section` holds
+    both markers; appended at the end when the markers are missing)."""
     text = markdown.read_text(encoding="utf-8") if markdown.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     markdown.write_text(text, encoding="utf-8")

@@ -49,6 +49,7 @@ class TestServer:
                           info={"host": host, "port": port, "dc_id": self.dc_id}, gzip_threshold=gzip_threshold)
         self._server: asyncio.base_events.Server | None = None
         self._conn_tasks: set[asyncio.Task[None]] = set()
+        self.peers: list[tuple[str, int]] = []  # every accepted connection's peer (host, port), in order
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -86,6 +87,9 @@ class TestServer:
         task = asyncio.current_task()
         assert task is not None
         self._conn_tasks.add(task)
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.peers.append((str(peer[0]), int(peer[1])))
+        log.info("connection accepted from %s:%d", peer[0], peer[1])
         try:
             await Connection(self._core, reader, writer).run()
         except Exception:  # noqa: BLE001 - one broken connection must never take the server down

@@ -80,7 +80,7 @@ def _media(world: World, state: ChannelState, msg: MessageSpec):
     if msg.media is None:
         return None
     owner = msg.media.content_of if msg.media.same_file else msg.id  # a re-post carries the original's file
-    mid = media.media_id(state.id, owner)
+    mid = media.media_id(state.id, owner, 0 if msg.media.same_file else msg.media.edition)
     version = world.ref_version(state.id, owner)
     return media.message_media(msg.media, mid, world.seed, version, msg.date, world.dc_id)
 

@@ -9,7 +9,18 @@ from typing import Any
 
 from telethon.tl.tlobject import TLObject, TLRequest
 
-from telegram_test_server.api import auth, channels, contacts, help, messages, updates, upload, users
+from telegram_test_server.api import (
+    account,
+    auth,
+    channels,
+    contacts,
+    discussion,
+    help,
+    messages,
+    updates,
+    upload,
+    users,
+)
 from telegram_test_server.api.common import method_name
 from telegram_test_server.api.render import message_tl
 from telegram_test_server.protocol.rpc import CallContext, RpcError
@@ -18,7 +29,7 @@ from telegram_test_server.world.state import ChannelState, World
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any, CallContext], Awaitable[Any]]
-_MODULES = (auth, help, users, contacts, channels, messages, upload, updates)
+_MODULES = (auth, account, help, users, contacts, channels, messages, discussion, upload, updates)
 _SELF_FAULTED = {"upload.getFile"}  # the handler applies faults itself (it knows the media)
 _WARM_CHUNK = 200
 
@@ -80,6 +91,9 @@ class ServerApi:
             raise RpcError(400, "METHOD_NOT_SUPPORTED")
         if type(request) not in self.unauthorised_ok and not self.is_authorised(ctx):
             raise RpcError(401, "AUTH_KEY_UNREGISTERED")
+        takeout_id = ctx.extra.get("takeout_id")
+        if takeout_id is not None and self.world.takeouts.get(takeout_id, False) is not None:
+            raise RpcError(400, "TAKEOUT_INVALID")  # unknown or already finished
         if name not in _SELF_FAULTED:
             await self.world.faults.before_call(name)
         return await handler(self, request, ctx)

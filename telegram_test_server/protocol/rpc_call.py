@@ -15,6 +15,7 @@ from telethon.tl.functions import (
     InvokeAfterMsgsRequest,
     InvokeWithLayerRequest,
     InvokeWithoutUpdatesRequest,
+    InvokeWithTakeoutRequest,
 )
 from telethon.tl.tlobject import TLObject, TLRequest
 
@@ -33,7 +34,8 @@ _INIT_FIELDS = ("device_model", "system_version", "app_version", "system_lang_co
 
 
 def unwrap(request: TLRequest) -> tuple[TLRequest, dict[str, Any]]:
-    """Strip invokeWithLayer, initConnection, invokeWithoutUpdates, invokeAfterMsg(s); return (inner, what they said)."""
+    """Strip invokeWithLayer, initConnection, invokeWithoutUpdates, invokeAfterMsg(s), invokeWithTakeout; return
+    (inner, what they said)."""
     info: dict[str, Any] = {"after": []}
     while True:
         if isinstance(request, InvokeWithLayerRequest):
@@ -46,6 +48,8 @@ def unwrap(request: TLRequest) -> tuple[TLRequest, dict[str, Any]]:
             info["after"].append(request.msg_id)
         elif isinstance(request, InvokeAfterMsgsRequest):
             info["after"].extend(request.msg_ids)
+        elif isinstance(request, InvokeWithTakeoutRequest):
+            info["takeout_id"] = request.takeout_id
         else:
             return request, info
         request = request.query
@@ -89,8 +93,11 @@ async def serve_rpc(conn: Connection, session: Session, msg_id: int, request: TL
     await _wait_for_earlier(conn, info["after"])
     ctx = CallContext(auth_key_id=session.key_id, session_id=session.session_id, connection_id=conn.id,
                       auth=core.store, layer=conn.layer,
-                      extra={"server": core.info, "init": conn.init, "msg_id": msg_id})
+                      extra={"server": core.info, "init": conn.init, "msg_id": msg_id,
+                             "takeout_id": info.get("takeout_id")})
     entry = core.requests.start(session.key_id, method_name(inner), _safe_params(inner))
+    if "takeout_id" in info:
+        entry["takeout_id"] = info["takeout_id"]  # the call came wrapped in invokeWithTakeout
     try:
         result = core.api.handle(inner, ctx)
         body = result_bytes(await result if inspect.isawaitable(result) else result)

@@ -1,10 +1,13 @@
-"""MTProto TCP transports (full, intermediate, padded intermediate, abridged), detected by the first bytes."""
+"""MTProto TCP transports (full, intermediate, padded intermediate, abridged, and any of the last three inside
+obfuscated2, which MTProxy servers speak to Telegram), detected by the first bytes."""
 from __future__ import annotations
 
 import asyncio
 import os
 import struct
 from zlib import crc32
+
+from telethon.crypto import AESModeCTR
 
 MAX_PACKET = 16 * 1024 * 1024  # anything larger is a broken or hostile client
 
@@ -30,13 +33,13 @@ class FullCodec(Codec):
 
     name = "full"
 
-    def __init__(self, first_four: bytes) -> None:
-        self._pending = first_four
+    def __init__(self, first_bytes: bytes) -> None:
+        self._pending = first_bytes
         self._recv_seq = 0
         self._send_seq = 0
 
     async def read_packet(self, reader: asyncio.StreamReader) -> bytes:
-        head = self._pending + await reader.readexactly(8 - len(self._pending))
+        head = self._pending + await reader.readexactly(8 - len(self._pending))  # the first 8 come from detect
         self._pending = b""
         length, seq = struct.unpack("<ii", head)
         if length < 12 or length > MAX_PACKET:
@@ -106,8 +109,49 @@ class AbridgedCodec(Codec):
         return b"\x7f" + words.to_bytes(3, "little") + data
 
 
+OBFUSCATED_HEADER = 64
+TAGGED_CODECS: dict[bytes, type[Codec]] = {
+    b"\xef\xef\xef\xef": AbridgedCodec, b"\xee\xee\xee\xee": IntermediateCodec,
+    b"\xdd\xdd\xdd\xdd": PaddedIntermediateCodec,
+}
+
+
+class _DecryptingReader:
+    """`readexactly` of a reader, decrypted through one continuous AES-CTR stream."""
+
+    def __init__(self, reader: asyncio.StreamReader, decryptor: AESModeCTR) -> None:
+        self._reader, self._decryptor = reader, decryptor
+
+    async def readexactly(self, n: int) -> bytes:
+        return self._decryptor.encrypt(await self._reader.readexactly(n))
+
+
+class ObfuscatedCodec(Codec):
+    """obfuscated2: a 64-byte random header gives AES-256-CTR keys for each direction; the stream inside is
+    abridged, intermediate or padded intermediate (the protocol tag at header bytes 56..60)."""
+
+    def __init__(self, header: bytes) -> None:
+        reverse = header[8:56][::-1]
+        self._decrypt = AESModeCTR(header[8:40], header[40:56])
+        self._encrypt = AESModeCTR(reverse[:32], reverse[32:48])
+        plain = self._decrypt.encrypt(header)
+        inner = TAGGED_CODECS.get(plain[56:60])
+        if inner is None:
+            raise TransportError("unknown transport (not obfuscated2 either)")
+        self.inner = inner()
+        self.dc_id = int.from_bytes(plain[60:62], "little", signed=True)
+        self.name = f"obfuscated2+{self.inner.name}"
+
+    async def read_packet(self, reader: asyncio.StreamReader) -> bytes:
+        return await self.inner.read_packet(_DecryptingReader(reader, self._decrypt))  # type: ignore[arg-type]
+
+    def encode(self, data: bytes) -> bytes:
+        return self._encrypt.encrypt(self.inner.encode(data))
+
+
 async def detect(reader: asyncio.StreamReader) -> Codec:
-    """Pick the codec from the first bytes the client sends, as Telegram's servers do."""
+    """Pick the codec from the first bytes the client sends, as Telegram's servers do: a tag, else the full
+    transport (whose first packet has seq 0 in bytes 4..8), else an obfuscated2 header."""
     first = await reader.readexactly(1)
     if first == b"\xef":
         return AbridgedCodec()
@@ -116,7 +160,10 @@ async def detect(reader: asyncio.StreamReader) -> Codec:
         return IntermediateCodec()
     if head == b"\xdd\xdd\xdd\xdd":
         return PaddedIntermediateCodec()
-    return FullCodec(head)
+    head += await reader.readexactly(4)
+    if head[4:8] == b"\0\0\0\0":
+        return FullCodec(head)
+    return ObfuscatedCodec(head + await reader.readexactly(OBFUSCATED_HEADER - len(head)))
 
 
 def error_packet(code: int) -> bytes:

@@ -51,9 +51,10 @@ def file_bytes(key: int, size: int) -> bytes:
 
 # --- TL objects ----------------------------------------------------------------------------
 
-def media_id(channel_id: int, message_id: int) -> int:
-    """The photo/document id of a message's media (unique per channel and message)."""
-    return (channel_id << 24) | (message_id & 0xFFFFFF)
+def media_id(channel_id: int, message_id: int, edition: int = 0) -> int:
+    """The photo/document id of a message's media (unique per channel, message and edition: an edit
+    that replaces the media gives it a new id)."""
+    return ((edition & 0x7F) << 56) | (channel_id << 24) | (message_id & 0xFFFFFF)
 
 
 def content_id(spec: MediaSpec, channel_id: int, mid: int) -> int:

@@ -66,6 +66,7 @@ class MediaSpec:
     long: float = 0.0
     content_of: int | None = None  # message id (same channel) whose media bytes this one shares
     same_file: bool = False  # with content_of: the very same Telegram file (same photo/document id), as a re-post
+    edition: int = 0  # how many times an edit replaced the message's media (a new photo/document id each time)
     subtype: str | None = None  # document: voice | audio | sticker | animation | round_video
     fields: dict[str, Any] = field(default_factory=dict)  # an attachment's reader-visible fields (venue title…)
 
@@ -124,6 +125,7 @@ class Scenario:
     accounts: list[Account] = field(default_factory=lambda: [Account()])
     channels: list[ChannelSpec] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)  # discussion threads made at start
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -533,7 +535,21 @@ def load_channel(raw: dict[str, Any]) -> ChannelSpec:
 
 # --- scenario ------------------------------------------------------------------------------
 
-_SCENARIO_KEYS = {"dc_id", "seed", "accounts", "channels", "faults", "name", "description"}
+_SCENARIO_KEYS = {"dc_id", "seed", "accounts", "channels", "faults", "comments", "name", "description"}
+_COMMENTS_KEYS = {"channel", "post", "count", "messages"}
+
+
+def _load_comments(raw: Any) -> list[dict[str, Any]]:
+    """`comments`: [{"channel": id or username, "post": id, "count": n, "messages": [...]}] (threads at start)."""
+    if not isinstance(raw, list):
+        raise ScenarioError("comments: expected a list")
+    for item in raw:
+        if not isinstance(item, dict):
+            raise ScenarioError("comments: every item must be an object")
+        _check_keys(item, _COMMENTS_KEYS, "comments item")
+        if not isinstance(item.get("post"), int) or "channel" not in item:
+            raise ScenarioError("comments item: needs \"channel\" and an integer \"post\"")
+    return list(raw)
 
 
 def _check_unique(values: list[Any], what: str) -> None:
@@ -555,7 +571,8 @@ def scenario_from_dict(raw: dict[str, Any]) -> Scenario:
     from telegram_test_server.world.faults import parse_rules  # local: faults imports nothing from here
     parse_rules(faults)  # validate early
     return Scenario(dc_id=int(raw.get("dc_id", DEFAULT_DC_ID)), seed=int(raw.get("seed", 1)),
-                    accounts=accounts, channels=channels, faults=faults)
+                    accounts=accounts, channels=channels, faults=faults,
+                    comments=_load_comments(raw.get("comments", [])))
 
 
 def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:

@@ -6,6 +6,7 @@ per channel here and dropped when a message changes (new file reference).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class ChannelState:
     messages: dict[int, MessageSpec] = field(default_factory=dict)
     tl_cache: dict[int, Any] = field(default_factory=dict)
     ref_versions: dict[int, int] = field(default_factory=dict)
+    media_editions: dict[int, int] = field(default_factory=dict)  # message id → media replaced this often
 
     @property
     def id(self) -> int:
@@ -73,8 +75,12 @@ class World:
         self.media_index: dict[int, tuple[int, int]] = {}  # media id → (channel id, message id)
         self.faults = Faults(self.scenario.faults)
         self.address: tuple[str, int] | None = None  # set by the server once it listens
+        self.takeouts: dict[int, bool | None] = {}  # takeout id → None while open, then finish's `success` (False also: closed by the server)
+        self.threads: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, post) → (group, discussion msg)
         for spec in self.scenario.channels:
             self._add_channel(spec)
+        for item in self.scenario.comments:
+            self.add_comments(item["channel"], item["post"], item.get("count"), item.get("messages"))
 
     def _add_channel(self, spec: ChannelSpec) -> None:
         state = ChannelState(spec=spec)
@@ -87,7 +93,7 @@ class World:
 
     def _index_media(self, state: ChannelState, msg: MessageSpec) -> None:
         if msg.media is not None and msg.media.type in ("photo", "document", "video") and not msg.media.same_file:
-            self.media_index[media.media_id(state.id, msg.id)] = (state.id, msg.id)
+            self.media_index[media.media_id(state.id, msg.id, msg.media.edition)] = (state.id, msg.id)
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -141,13 +147,92 @@ class World:
     def file_key(self, channel_id: int, message_id: int, thumb: str) -> int:
         """Key of a message's file; a `content_of` media shares the original's key (same bytes)."""
         spec = self.channels[channel_id].messages[message_id].media
-        mid = media.content_id(spec, channel_id, media.media_id(channel_id, message_id))
+        mid = media.content_id(spec, channel_id, media.media_id(channel_id, message_id, spec.edition))
         return media.file_key(self.seed, mid, thumb)
 
     def expected_bytes(self, channel: int | str, message_id: int, thumb: str | None = None) -> bytes:
         """The bytes a download of this message's media must produce."""
         key, size = self.media_file(channel, message_id, thumb)
         return media.file_bytes(key, size)
+
+    # --- editing and deleting -------------------------------------------------------------
+
+    def edit_message(self, channel: int | str | ChannelState, message_id: int, changes: dict[str, Any]) -> None:
+        """Change an existing message as an edit or a counter change would: `changes` are scenario
+        message keys (text, entities, edit_date, media, views, forwards, reactions, replies, pinned, …);
+        a new `media` gets a new photo/document id (the old file stays downloadable as before)."""
+        state = self.channel(channel)
+        old = state.messages[message_id]
+        if {"id", "date"} & changes.keys():
+            raise ValueError("an edit cannot change a message's id or date")
+        parsed = load_message({"id": message_id, **changes}, old.date)
+        for key in changes:
+            setattr(old, key, getattr(parsed, key))
+        if {"text", "entities"} & changes.keys():
+            old.styled = False  # the new text carries the entities given (or none)
+        if "media" in changes and old.media is not None:
+            edition = state.media_editions[message_id] = state.media_editions.get(message_id, 0) + 1
+            old.media = dataclasses.replace(old.media, edition=edition)
+            self._index_media(state, old)
+        state.tl_cache.pop(message_id, None)
+
+    def delete_messages(self, channel: int | str | ChannelState, message_ids: list[int]) -> None:
+        """Delete messages: history skips them, channels.getMessages answers messageEmpty; a deleted
+        comment no longer counts in its post's `replies.count`."""
+        state = self.channel(channel)
+        gone = set(message_ids)
+        kept = [(i, d) for i, d in zip(state.ids, state.dates, strict=True) if i not in gone]
+        state.ids, state.dates = [i for i, _ in kept], [d for _, d in kept]  # new lists, as `extend`
+        self._uncount_comments(state, gone)
+        for message_id in gone:
+            state.messages.pop(message_id, None)
+            state.tl_cache.pop(message_id, None)
+
+    def _uncount_comments(self, group: ChannelState, gone: set[int]) -> None:
+        """Deleted comments leave their post's `replies.count`."""
+        for (channel_id, post_id), (group_id, top_id) in self.threads.items():
+            if group_id != group.id:
+                continue
+            n = sum(1 for i in gone if i in group.messages and group.messages[i].reply_to == top_id)
+            post = self.channels[channel_id].messages.get(post_id)
+            if n and post is not None and post.replies is not None:
+                post.replies = {**post.replies, "count": max(0, int(post.replies.get("count") or 0) - n)}
+                self.channels[channel_id].tl_cache.pop(post_id, None)
+
+    # --- discussion threads ----------------------------------------------------------------
+
+    def add_comments(self, channel: int | str | ChannelState, post_id: int, count: int | None = None,
+                     messages: list[dict[str, Any]] | None = None) -> list[int]:
+        """Add comments under a post: messages of its linked discussion group (the megagroup named by
+        the post's `replies.channel_id`) replying to the post's discussion message, made on first use.
+        The post's `replies.count` grows with them. Returns the new comment ids."""
+        state = self.channel(channel)
+        post = state.messages[post_id]
+        group_id, top_id = self._thread(state, post)
+        raws = [{"text": f"comment {n + 1}"} for n in range(count or 0)] + list(messages or [])
+        ids = self.append_messages(group_id, messages=[{**raw, "reply_to": top_id} for raw in raws])
+        replies = post.replies or {}
+        post.replies = {**replies, "count": int(replies.get("count") or 0) + len(ids)}
+        state.tl_cache.pop(post_id, None)
+        return ids
+
+    def _thread(self, state: ChannelState, post: MessageSpec) -> tuple[int, int]:
+        key = (state.id, post.id)
+        if key not in self.threads:
+            group_id = (post.replies or {}).get("channel_id")
+            group = self.channels.get(group_id) if group_id else None
+            if group is None or not group.spec.megagroup:
+                raise ValueError(f"post {post.id} has no linked discussion group (replies.channel_id of a megagroup)")
+            [top] = self.append_messages(group, messages=[{"text": post.text or "", "fwd_from": {
+                "from_channel": state.id, "channel_post": post.id, "date": post.date}}])
+            self.threads[key] = (group.id, top)
+        return self.threads[key]
+
+    def thread_ids(self, channel_id: int, post_id: int) -> list[int]:
+        """Ascending ids of a post's comments (its discussion group's replies to the discussion message)."""
+        group_id, top_id = self.threads[(channel_id, post_id)]
+        group = self.channels[group_id]
+        return [i for i in group.ids if group.messages[i].reply_to == top_id]
 
     # --- appending -------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ SCENARIO = {"channels": [{"id": 1999000111, "username": "run_chan", "title": "З
                           "generate": {"count": 150}}]}
 APP_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}Z (INFO|WARNING|ERROR) \[([0-9a-f]{8}|-)\] [\w.]+: ")
 RESULT_KEYS = {"summary", "partial_failure", "export_dir", "export_json", "state_json", "media_index_json",
-               "summary_json", "archive", "new_messages"}
+               "summary_json", "archive", "updated_messages", "new_messages"}
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,9 @@ import struct
 
 import pytest
 from telethon.crypto import AuthKey
+from telethon.network.connection.tcpabridged import AbridgedPacketCodec
+from telethon.network.connection.tcpintermediate import IntermediatePacketCodec
+from telethon.network.connection.tcpobfuscated import ObfuscatedIO
 from telethon.network.mtprotostate import MTProtoState
 from telethon.tl.types import Pong
 
@@ -88,3 +91,31 @@ class _Loggers(dict):
         import logging
 
         return logging.getLogger(key)
+
+
+@pytest.mark.parametrize(("codec", "inner"), [
+    (IntermediatePacketCodec, transport.IntermediateCodec), (AbridgedPacketCodec, transport.AbridgedCodec),
+])
+def test_obfuscated2_is_detected_and_round_trips_both_ways(codec, inner):
+    """A header made by Telethon's own obfuscated2 code; packets both ways through the two AES-CTR streams."""
+    header, encryptor, decryptor = ObfuscatedIO.init_header(codec)
+    packets = [os.urandom(40), os.urandom(4 * 300)]
+    raw = bytes(header) + encryptor.encrypt(b"".join(inner().encode(p) for p in packets))
+
+    async def main():
+        reader = asyncio.StreamReader()
+        reader.feed_data(raw)
+        reader.feed_eof()
+        server = await transport.detect(reader)
+        return server, [await server.read_packet(reader) for _ in packets]
+
+    server, read = asyncio.run(main())
+    assert server.name == f"obfuscated2+{inner().name}" and read == packets
+    answer = os.urandom(64)
+    assert decryptor.encrypt(server.encode(answer)) == inner().encode(answer)
+
+
+def test_an_unknown_64_byte_header_is_refused():
+    header = b"\x01\x02\x03\x04\x05\x06\x07\x08" + bytes(56)
+    with pytest.raises(transport.TransportError, match="unknown transport"):
+        _read_back(header, 1)

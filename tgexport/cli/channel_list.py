@@ -37,7 +37,7 @@ def read_channel_file(path: str) -> list[str]:
 
 def parse_channels(args: argparse.Namespace) -> list[str] | None:
     """The channels a `parse` exports, in input order; None for `--all-channels` (known after connecting)."""
-    given = [c.strip() for c in args.channel or []]
+    given = [c.strip() for c in args.channel_values or []]
     if args.all_channels:
         if given or args.channels_file is not None:
             raise ConfigError("--all-channels cannot be combined with --channel or --channels-file")
@@ -55,12 +55,12 @@ def parse_channels(args: argparse.Namespace) -> list[str] | None:
 
 def is_batch(args: argparse.Namespace) -> bool:
     """JSON Lines output: more than one --channel value, a --channels-file or --all-channels."""
-    return bool(args.all_channels or args.channels_file is not None or len(args.channel or []) > 1)
+    return bool(args.all_channels or args.channels_file is not None or len(args.channel_values or []) > 1)
 
 
 def single_channel(args: argparse.Namespace) -> str:
     """The one channel of `resolve`; ConfigError for none, several, a list file or --all-channels."""
-    given = args.channel or []
+    given = args.channel_values or []
     if args.channels_file is not None or args.all_channels or len(given) > 1:
         raise ConfigError(f"{args.command} takes exactly one --channel")
     if not given or not given[0].strip():

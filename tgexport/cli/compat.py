@@ -20,8 +20,8 @@ async def run(args: argparse.Namespace, run_id: str | None = None, *, lock_sessi
     already holds it (`lock_session=False`), takes the session lock. Failures raise ParserError
     (its `code`, `message`, `hint`); a stopped parse raises too, with what it saved on disk.
     """
+    config.load_env_file()  # first: TELEGRAM_PROXY and TELEGRAM_PARSER_OUTPUT_DIR may come from .env
     validate_args(args)
-    config.load_env_file()
     cfg = config.load_config()
     lock = SessionLock(args.session_file, command=args.command) if lock_session else nullcontext()
     with lock:

@@ -32,6 +32,7 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
         cfg.api_id, cfg.api_hash, args.session_file, auth_state_dir=cfg.log_dir,
         credentials=cfg.credentials, max_flood_wait=args.max_flood_wait,
         lock_session=False,  # main() already holds the session lock
+        proxy=args.proxy_spec,
     )
     try:
         await parser.connect()
@@ -84,7 +85,8 @@ def _run(argv: list[str] | None, run_id: str, stopped: dict[str, Any]) -> int:
     args = build_parser().parse_args(argv)
     validate_args(args)
     cfg = config.load_config()
-    log.info("command %s started (session %s)", args.command, args.session_file)
+    log.info("command %s started (session %s%s)", args.command, args.session_file,
+             f", proxy {args.proxy_spec.display}" if args.proxy_spec else "")
     lock = SessionLock(args.session_file, command=args.command)
     try:
         _acquire(lock, args.lock_wait)

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telethon import TelegramClient
 
 import errors
 from errors import is_database_locked
+from tgexport.client.proxy import ProxySpec, require_loopback_proxy
 from tgexport.config.environment import require_local_server
 from tgexport.config.modes import backoff_delay
 from tgexport.session import database as session_db
@@ -62,18 +63,58 @@ async def retry_locked_database(
         return result
 
 
-async def open_client(session_file: str, api_id: int, api_hash: str) -> TelegramClient:
-    """Build a client on the session file (loopback-checked when required) and connect it; on failure
-    everything opened is closed again (the SQLite connection too, so a retry is not blocked by it)."""
+# Through a proxy, a refused, unreachable or credential-rejecting proxy fails within about
+# (PROXY_CONNECT_RETRIES + 1) * (PROXY_CONNECT_TIMEOUT + PROXY_RETRY_DELAY) seconds (+2 s a try for MTProxy).
+PROXY_CONNECT_RETRIES = 1
+PROXY_CONNECT_TIMEOUT = 5
+PROXY_RETRY_DELAY = 1
+# The whole connect through a proxy, however Telethon retries: an MTProxy with a wrong secret accepts every
+# TCP connection and then closes it, which Telethon's reconnect loop would retry without end.
+PROXY_CONNECT_DEADLINE = 30.0
+
+
+def _client_kwargs(proxy: ProxySpec | None) -> dict[str, Any]:
+    if proxy is None:
+        return {}
+    return {**proxy.client_kwargs(), "connection_retries": PROXY_CONNECT_RETRIES,
+            "retry_delay": PROXY_RETRY_DELAY, "timeout": PROXY_CONNECT_TIMEOUT}
+
+
+async def open_client(session_file: str, api_id: int, api_hash: str, proxy: ProxySpec | None = None) -> TelegramClient:
+    """Build a client on the session file (loopback-checked when required) and connect it, through
+    `proxy` when given; on failure everything opened is closed again (the SQLite connection too, so a
+    retry is not blocked by it). A proxy that cannot be used raises NetworkError naming it (redacted)."""
+    if require_local_server():
+        require_loopback_proxy(proxy)
     session = session_db.open_checked_session(session_file, require_local_server())
-    client = TelegramClient(session, api_id, api_hash, flood_sleep_threshold=0, receive_updates=False)
+    client = TelegramClient(session, api_id, api_hash, flood_sleep_threshold=0, receive_updates=False,
+                            **_client_kwargs(proxy))
+    if proxy is not None:
+        log.info("connecting through proxy %s", proxy.display)
     try:
-        await client.connect()
-    except BaseException:
+        async with asyncio.timeout(PROXY_CONNECT_DEADLINE if proxy is not None else None):
+            await client.connect()
+    except BaseException as exc:
         await quiet_disconnect(client)
         session_db.discard_session(session)
+        if proxy is not None and isinstance(exc, OSError | TimeoutError):
+            raise _proxy_error(proxy, exc) from exc
         raise
     return client
+
+
+def _proxy_error(proxy: ProxySpec, exc: BaseException) -> errors.NetworkError:
+    """NETWORK_ERROR naming the proxy (redacted) and why connecting through it failed."""
+    if isinstance(exc, TimeoutError):
+        reason = f"no working connection within {PROXY_CONNECT_DEADLINE:g} s"
+    elif str(exc).startswith("Connection to Telegram failed"):  # Telethon's words once its retries are used up
+        reason = f"{PROXY_CONNECT_RETRIES + 1} connection attempts failed; the app log has each attempt's reason"
+    else:
+        reason = errors.one_line(exc)
+    wrong = "the secret is wrong" if proxy.kind == "mtproxy" else "rejected the credentials"
+    return errors.NetworkError(
+        f"cannot reach Telegram through proxy {proxy.display}: the proxy refused the connection, {wrong} "
+        f"or is unreachable ({reason})", proxy=proxy.display)
 
 
 async def quiet_disconnect(client: TelegramClient) -> None:

@@ -48,6 +48,16 @@ def parse_non_negative(value: Any, option: str) -> float | None:
     return number
 
 
+def parse_count(value: Any, option: str) -> int:
+    """A whole number ≥ 0 (int or numeric string); None or "" is 0."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit():
+        raise ConfigError(f"{option} must be a whole number ≥ 0, got {value!r}")
+    return int(text)
+
+
 def parse_keywords(value: str | Iterable[str] | None) -> tuple[str, ...]:
     """Keyword list (a string is split on whitespace); empty words dropped, order kept, no repeats."""
     if value is None:
@@ -87,6 +97,10 @@ class ParseOptions:
     cleanup_temp: bool = True
     max_flood_wait: float = DEFAULT_MAX_FLOOD_WAIT
     media_stall_timeout: float | None = None  # None: $TELEGRAM_PARSER_MEDIA_STALL_TIMEOUT or the mode's
+    takeout: bool = False  # added: history and media through a takeout session (--takeout)
+    refresh_recent: int = 0  # re-read this many of the newest exported messages (edits, counters, deletions)
+    comments: bool = False  # export the discussion threads of posts with comments
+    comments_media: bool = False  # with `comments`: download the comments' media too
 
     @property
     def mode(self) -> str:
@@ -107,6 +121,10 @@ class ParseOptions:
         cleanup_temp: bool = True,
         max_flood_wait: Any = DEFAULT_MAX_FLOOD_WAIT,
         media_stall_timeout: Any = None,
+        takeout: bool = False,
+        refresh_recent: Any = 0,
+        comments: bool = False,
+        comments_media: bool = False,
     ) -> ParseOptions:
         """Validate raw values (CLI strings or Python objects); ConfigError names the bad option."""
         if channel is None or not str(channel).strip():
@@ -134,4 +152,8 @@ class ParseOptions:
             cleanup_temp=bool(cleanup_temp),
             max_flood_wait=DEFAULT_MAX_FLOOD_WAIT if flood is None else flood,
             media_stall_timeout=stall,
+            takeout=bool(takeout),
+            refresh_recent=parse_count(refresh_recent, "--refresh-recent"),
+            comments=bool(comments) or bool(comments_media),
+            comments_media=bool(comments_media),
         )

@@ -29,6 +29,8 @@ COUNTS_ENV = "TELEGRAM_PARSER_FAULT_COUNTS"
 
 POINTS = (
     "history_page",  # a getHistory answer arrived, before its messages are processed
+    "refetch_page",  # a channels.getMessages answer (--refresh-recent) arrived, before it is used
+    "comments_page",  # a messages.getReplies answer (--comments) arrived, before it is used
     "media_part",  # a part of a media file was written to its part file
     "media_placed",  # a finished media file took its final name, before the index records it
     "journal_write",  # half of a journal entry is written (torn line), before the rest

@@ -26,6 +26,14 @@ PAGE_SIZE = 100
 Sleep = Callable[[float], Awaitable[None]]
 
 
+async def random_pause(pause: tuple[float, float], sleep: Sleep) -> None:
+    """Sleep a random time within the mode's (low, high) pause between requests (none when high is 0)."""
+    low, high = pause
+    seconds = random.uniform(low, high) if high > 0 else 0.0
+    if seconds > 0:
+        await sleep(seconds)
+
+
 def day_start(day: date) -> datetime:
     """00:00:00 UTC of `day`."""
     return datetime.combine(day, time.min, tzinfo=UTC)
@@ -98,10 +106,7 @@ class HistoryReader:
                                      what="messages.getHistory")
 
     async def _pause(self) -> None:
-        low, high = self.page_pause
-        seconds = random.uniform(low, high) if high > 0 else 0.0
-        if seconds > 0:
-            await self.sleep(seconds)
+        await random_pause(self.page_pause, self.sleep)
 
     async def pages(self, after_id: int, window: DateWindow, progress: ScanProgress,
                     until_id: int | None = None) -> AsyncIterator[list[Any]]:

@@ -6,6 +6,7 @@
   `.stats` counts saved, skipped_by_size, dedup_hits, errors.
 - `limit_bytes(mb)` / `exceeds_limit(info, max_bytes)`: the `--max-media-size` rule (larger than).
 - `no_file_item(info, **extra)`: the item shapes without a stored file (below).
+- `media_changed(old_items, message, file_index)`: an edit replaced the media of an exported message.
 
 Every item also carries `subtype` and `duration` when Telegram gives them (`MediaInfo.item_extras`).
 
@@ -20,6 +21,7 @@ Item shapes (export.json `media_files`):
 from __future__ import annotations
 
 from tgexport.media.download import MediaDownloader, exceeds_limit, limit_bytes, no_file_item
-from tgexport.media.kind import describe_media, kind_for_mime
+from tgexport.media.kind import describe_media, kind_for_mime, media_changed
 
-__all__ = ["MediaDownloader", "describe_media", "exceeds_limit", "kind_for_mime", "limit_bytes", "no_file_item"]
+__all__ = ["MediaDownloader", "describe_media", "exceeds_limit", "kind_for_mime", "limit_bytes", "media_changed",
+           "no_file_item"]

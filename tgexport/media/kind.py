@@ -171,3 +171,20 @@ def _photo_source(photo: types.Photo, size: Any) -> MediaSource:
         id=photo.id, access_hash=photo.access_hash, file_reference=photo.file_reference,
         thumb_size=size.type)
     return MediaSource(location, _size_bytes(size), file_key=key, dc_id=photo.dc_id)
+
+
+def media_changed(old_items: list[dict[str, Any]], message: Any, file_index: dict[str, str]) -> bool:
+    """True when `message` (read again) no longer carries the media its exported `old_items` describe:
+    an edit replaced, added or removed it. Same Telegram file: same file key → same stored sha256;
+    items without a stored file compare by kind and known size."""
+    info = describe_media(message)
+    if info is None:
+        return bool(old_items)
+    if not old_items:
+        return True
+    old = old_items[0]
+    source = media_source(message)
+    key = source.file_key if source is not None else None
+    if old.get("sha256") and key:
+        return file_index.get(key) != old["sha256"]
+    return old.get("type") != info.kind or old.get("size") not in (None, info.known_size)

@@ -21,12 +21,10 @@ from typing import Any
 import errors
 from errors import AuthError, NetworkError, ParserError, RateLimitError, SessionLockedError, as_parser_error
 from tgexport.client.channel_ref import parse_channel_ref
-from tgexport.client.flood import AppLogEvents, FloodController, request_timeout_from_env
 from tgexport.client.resolver import cached_channel_peer, names_channel
-from tgexport.config.modes import pause_scale
 from tgexport.config.options import ParseOptions
 from tgexport.history.dialogs import ChannelDialog, joined_channels, peer_dialogs
-from tgexport.run.parse import Clock, KnownChannel, Sleep, error_object, run_parse
+from tgexport.run.parse import Clock, KnownChannel, Sleep, error_object, run_flood_controller, run_parse
 
 log = logging.getLogger("tgexport.run.batch")
 LineSink = Callable[[dict[str, Any]], None]
@@ -71,10 +69,7 @@ class BatchRun:
         self.sleep = sleep
         self.clock = clock
         self.outcome = BatchOutcome()
-        preset = options.preset
-        self.flood = FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
-                                     log=AppLogEvents(), sleep=sleep, request_timeout=request_timeout_from_env(),
-                                     timeout_retries=preset.retries)
+        self.flood = run_flood_controller(options, sleep)
 
     async def execute(self) -> BatchOutcome:
         self.client.flood_sleep_threshold = 0  # every FloodWait goes through a FloodController

@@ -26,6 +26,7 @@ from errors import (
     NetworkError,
     ParserError,
     RateLimitError,
+    TakeoutDelayError,
     as_parser_error,
     error_code_of,
     error_json,
@@ -36,17 +37,22 @@ from errors import (
 from tgexport.client.channel_ref import parse_channel_ref
 from tgexport.client.flood import AppLogEvents, FloodController, TeeEvents, request_timeout_from_env
 from tgexport.client.resolver import channel_username, resolve_channel
+from tgexport.client.takeout import takeout_session
 from tgexport.config.environment import env_number
 from tgexport.config.modes import pause_scale
 from tgexport.config.options import ParseOptions
 from tgexport.core.timeutil import utc_iso
 from tgexport.history.pages import DateWindow, HistoryReader, ScanProgress
+from tgexport.history.refetch import MessageRefetcher
+from tgexport.history.replies import ThreadReader
 from tgexport.media import MediaDownloader, describe_media, exceeds_limit, limit_bytes, no_file_item
 from tgexport.media.pipeline import MediaPipeline
 from tgexport.media.progress import TerminalProgress
 from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
+from tgexport.run.comments import CommentsResult, CommentsStep, has_comments
+from tgexport.run.refresh import Refresher, RefreshResult
 from tgexport.store import archive
 from tgexport.store.export import ChannelInfo, ExportStore, known_channel
 from tgexport.store.layout import RecordLines
@@ -111,10 +117,7 @@ class ParseRun:
         self.sleep = sleep
         self.clock = clock
         self.started = datetime.now(UTC)
-        preset = options.preset
-        self.flood = FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
-                                     log=AppLogEvents(), sleep=sleep, request_timeout=request_timeout_from_env(),
-                                     timeout_retries=preset.retries)
+        self.flood = run_flood_controller(options, sleep)
         self.progress = ScanProgress(position=0)
         self.estimate = Estimate()
         self.max_bytes = limit_bytes(options.max_media_size_mb)
@@ -122,8 +125,13 @@ class ParseRun:
         self.attachments = AttachmentReader()  # one warning per unknown media kind and run
         self.new_messages: list[dict[str, Any]] = []  # a dry run's records (a real run's stay on disk)
         self.committed = 0  # records a real run added to the export
+        self.commented: list[dict[str, Any]] = []  # --comments: id and replies of committed posts with comments
         self.in_history = False  # a history request is under way (where an exception comes from)
+        self.refreshed = RefreshResult()
+        self.comments = CommentsResult()
+        self.progress_start = 0  # last_message_id when the scan started
         self.downloader: MediaDownloader | None = None
+        self.comment_downloaders: list[MediaDownloader] = []  # --comments-media: one per discussion group
         self.pipeline: MediaPipeline | None = None
         self.terminal: TerminalProgress | None = None  # tqdm on an interactive stderr only
         self.retry_after: int | None = None
@@ -205,9 +213,9 @@ class ParseRun:
         for note in self.store.repairs:
             self.log.info("export_repaired", note=note)
         self.log.info("run_started", **self._start_data())
-        self.progress.position = self.store.last_message_id
+        self.progress.position = self.progress_start = self.store.last_message_id
         try:
-            await self._scan(channel)
+            await self._scan_maybe_in_takeout(channel)
         except BaseException as exc:
             stop = self._as_stop(exc)
             self._stopped(self._finish(stop), stop)
@@ -231,7 +239,7 @@ class ParseRun:
     def _as_stop(self, exc: BaseException) -> BaseException:
         """Note why the run stops (`retry_after`, `interrupted`); a write the disk refused becomes
         STORAGE_ERROR naming its file (or, when the OSError names none, the export directory)."""
-        if isinstance(exc, RateLimitError):
+        if isinstance(exc, RateLimitError | TakeoutDelayError):
             self.retry_after = exc.retry_after
         if _interruption(exc):
             self.interrupted = True
@@ -282,17 +290,59 @@ class ParseRun:
             on_placed=self.store.record_media, terminal=self.terminal, clock=self.clock,
         )
 
+    async def _scan_maybe_in_takeout(self, channel: Any) -> None:
+        """`_scan`, inside a takeout session with --takeout (asking for files unless a dry run)."""
+        if not self.options.takeout:
+            return await self._scan(channel)
+        async with takeout_session(self.client, files=not self.options.dry_run, max_file_size=self.max_bytes,
+                                   timeout=self.flood.request_timeout or None):
+            await self._scan(channel)
+
+    def _page_pause(self) -> tuple[float, float]:
+        low, high = self.options.preset.page_pause
+        scale = pause_scale()
+        return low * scale, high * scale
+
+    def _refetcher(self, entity: Any) -> MessageRefetcher:
+        return MessageRefetcher(self.client, entity, self.flood, pause=self._page_pause(), sleep=self.sleep)
+
+    async def _refresh(self, channel: Any) -> None:
+        """--refresh-recent: re-read the newest exported messages before looking for new ones."""
+        if self.options.refresh_recent <= 0:
+            return
+        refetcher = self._refetcher(channel)
+        await Refresher(self.store, refetcher, self.attachments, self.downloader).run(
+            self.options.refresh_recent, self.refreshed)
+        r = self.refreshed
+        self.log.info("refresh_finished", refreshed_messages=r.refreshed, edited_messages=r.edited,
+                      deleted_messages=r.deleted, updated_messages=len(r.updated), requests=refetcher.requests)
+        self._checkpoint()
+
+    def _comment_downloader(self, group: Any) -> MediaDownloader:
+        downloader = self._make_downloader(group)
+        self.comment_downloaders.append(downloader)
+        return downloader
+
+    async def _comments(self, channel: Any) -> None:
+        """--comments: bring the threads of new (and refreshed) posts up to date (after the scan)."""
+        if not self.options.comments or self.options.dry_run:
+            return
+        reader = ThreadReader(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
+        make = self._comment_downloader if self.options.comments_media else None
+        step = CommentsStep(self.store, reader, self.attachments, make, self._refetcher, self.log)
+        await step.run(self.progress_start, self.commented, self.refreshed.replies, self.comments)
+        self.log.info("comments_finished", requests=reader.requests, **self.comments.summary_keys())
+
     async def _scan(self, channel: Any) -> None:
         o = self.options
-        low, high = o.preset.page_pause
-        scale = pause_scale()
-        reader = HistoryReader(self.client, channel, self.flood, page_pause=(low * scale, high * scale),
-                               sleep=self.sleep)
+        reader = HistoryReader(self.client, channel, self.flood, page_pause=self._page_pause(), sleep=self.sleep)
         self.terminal = TerminalProgress()
         if not o.dry_run:
             self.downloader = self._make_downloader(channel)
             self.pipeline = MediaPipeline(self.downloader, self._commit_records)
         try:
+            await self._refresh(channel)
+            signals.raise_if_stopping()
             if self._unchanged():
                 self.log.info("history_unchanged", top_message_id=self.known.top_message_id,
                               last_message_id=self.store.last_message_id)
@@ -301,6 +351,7 @@ class ParseRun:
             signals.raise_if_stopping()
             if self.pipeline is not None:
                 await self.pipeline.drain()
+            await self._comments(channel)
         except Exception as exc:
             if _account_wide(exc):
                 await self._save_fetched(exc, self.in_history)
@@ -362,7 +413,10 @@ class ParseRun:
 
     def _commit_records(self, records: list[dict[str, Any]], position: int) -> None:
         """The pipeline's commit: records whose media are final (ascending ids), up to scan `position`."""
-        self.committed += len(self.store.append(records, position))
+        added = self.store.append(records, position)
+        self.committed += len(added)
+        if self.options.comments:  # only what the comments step reads: the records leave memory
+            self.commented.extend({"id": r["id"], "replies": r["replies"]} for r in added if has_comments(r))
         self._after_commit()
 
     def _after_commit(self) -> None:
@@ -377,8 +431,9 @@ class ParseRun:
         self.last_save = self.clock()
 
     def _stat(self, name: str) -> int:
-        stats = getattr(self.downloader, "stats", None)
-        return int(getattr(stats, name, 0) or 0)
+        """A media counter over the channel's downloads and the comments' (--comments-media)."""
+        return sum(int(getattr(getattr(d, "stats", None), name, 0) or 0)
+                   for d in [self.downloader, *self.comment_downloaders])
 
     def summary(self) -> dict[str, Any]:
         o = self.options
@@ -397,6 +452,7 @@ class ParseRun:
             "known_size_mb": round(self.estimate.known_bytes / MB, 3),
             "unknown_size_count": self.estimate.unknown,
             "flood_wait_events": self.flood.events, "export_dir": str(self.store.export_dir),
+            **self.refreshed.summary_keys(), **self.comments.summary_keys(),
         }
         if self.retry_after is not None:
             summary["retry_after"] = self.retry_after
@@ -453,6 +509,7 @@ class ParseRun:
             "export_dir": str(store.export_dir), "export_json": str(store.export_json),
             "state_json": str(store.state_json), "media_index_json": str(store.media_index_json),
             "summary_json": str(store.summary_json), "archive": archive_path,
+            "updated_messages": self.refreshed.updated,
             "new_messages": self._new_messages_out(),
         }
 
@@ -493,6 +550,15 @@ def _account_wide(exc: Exception) -> bool:
 def _interruption(exc: BaseException) -> bool:
     """A stop by a signal (CLI) or by cancelling the task / Ctrl+C (Python API)."""
     return isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+
+
+def run_flood_controller(options: ParseOptions, sleep: Sleep) -> FloodController:
+    """The guarded calls of a parse run: the mode's extra FloodWait pause (× pause scale) and retries,
+    `--max-flood-wait`, the request deadline; events to the app log until an export log exists."""
+    preset = options.preset
+    return FloodController(extra=preset.flood_extra * pause_scale(), max_wait=options.max_flood_wait,
+                           log=AppLogEvents(), sleep=sleep, request_timeout=request_timeout_from_env(),
+                           timeout_retries=preset.retries)
 
 
 def _day(value: Any) -> str | None:

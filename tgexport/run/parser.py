@@ -14,6 +14,7 @@ from tgexport.client.auth import AUTH_STATE_FILE, AuthIO, ensure_authorized
 from tgexport.client.channel_ref import parse_channel_ref
 from tgexport.client.connect import open_client, quiet_disconnect, retry_locked_database
 from tgexport.client.flood import AppLogEvents, FloodController, request_timeout_from_env
+from tgexport.client.proxy import ProxySpec, parse_proxy
 from tgexport.client.resolver import channel_username, resolve_channel
 from tgexport.config import environment as config
 from tgexport.config.applog import current_run_id, new_run_id
@@ -42,6 +43,7 @@ class TelegramParser:
         max_flood_wait: float = DEFAULT_MAX_FLOOD_WAIT,
         sleep: Sleep = asyncio.sleep,
         lock_session: bool = True,
+        proxy: str | ProxySpec | None = None,
     ) -> None:
         self.api_id = int(api_id)
         self._api_hash = api_hash
@@ -54,6 +56,7 @@ class TelegramParser:
         # The CLI takes the lock itself (before validating the session) and passes lock_session=False.
         self._lock = SessionLock(session_file, command="python-api") if lock_session else None
         self.client: TelegramClient | None = None
+        self.proxy = parse_proxy(proxy) if isinstance(proxy, str) else proxy  # added: --proxy / TELEGRAM_PROXY
 
     def __repr__(self) -> str:
         return f"TelegramParser(api_id={self.api_id}, session_file={self.session_file!r})"
@@ -72,7 +75,7 @@ class TelegramParser:
             self._lock.acquire()
         try:
             self.client = await retry_locked_database(
-                lambda: open_client(self.session_file, self.api_id, self._api_hash), sleep=self._sleep, logger=log)
+                lambda: open_client(self.session_file, self.api_id, self._api_hash, self.proxy), sleep=self._sleep, logger=log)
         except BaseException:
             self._release_lock()
             raise
@@ -138,11 +141,18 @@ class TelegramParser:
         run_id: str | None = None,
         max_flood_wait: float | None = None,
         on_result: Callable[[dict[str, Any]], None] | None = None,
+        takeout: bool = False,
+        *,
+        refresh_recent: int = 0,
+        comments: bool = False,
+        comments_media: bool = False,
     ) -> dict[str, Any]:
         """Export the channel (delegates to `tgexport.run.parse.run_parse`); returns the `parse` JSON.
 
         `on_result` (added) also gets that JSON, with an `error` key, when the run stops early
         after saving something (RATE_LIMIT, Ctrl+C, errors), so callers can report what was saved.
+        `refresh_recent`, `comments`, `comments_media` (added): as `--refresh-recent N`, `--comments`,
+        `--comments-media`.
         """
         options = ParseOptions.build(
             channel=channel_identifier,
@@ -156,6 +166,8 @@ class TelegramParser:
             zip_output=zip_output,
             cleanup_temp=cleanup_temp,
             max_flood_wait=self.max_flood_wait if max_flood_wait is None else max_flood_wait,
+            takeout=takeout,
+            refresh_recent=refresh_recent, comments=comments, comments_media=comments_media,
         )
         return await self.parse_with_options(options, run_id=run_id, on_result=on_result)
 

@@ -103,7 +103,8 @@ def discard_session(session: object) -> None:
     session._conn = None  # type: ignore[attr-defined]
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback IP addresses (127.0.0.0/8, ::1)."""
     if host.strip().lower() == "localhost":
         return True
     try:
@@ -125,7 +126,7 @@ def open_checked_session(session_file: str | Path, require_local: bool) -> Any:
             raise
         raise ConfigError(f"session file {name} is not a Telethon session: {exc}") from exc
     address = getattr(session, "server_address", None)
-    if require_local and not (address and _is_loopback(str(address))):
+    if require_local and not (address and is_loopback(str(address))):
         discard_session(session)
         raise ConfigError(
             f"session file {name} does not point at a loopback server "

@@ -121,6 +121,7 @@ _READER_TYPES: dict[str, tuple[str, Any]] = {
     "text_markdown": ("a string", lambda v: isinstance(v, str)),
     "edit_date": ("a string or null", _str_or_none), "post_author": ("a string or null", _str_or_none),
     "grouped_id": ("an integer or null", _int_or_none), "pinned": ("a boolean", lambda v: isinstance(v, bool)),
+    "deleted": ("a boolean", lambda v: isinstance(v, bool)), "deleted_at": ("a string", lambda v: isinstance(v, str)),
     **{key: ("an object or null", lambda v: v is None or isinstance(v, dict))
        for key in ("reactions", "replies", "web_page", "attachment")},
 }

@@ -6,6 +6,10 @@ checkpoint them to a journal, compact them into export.json / state.json / media
   records then go to the next export.json (tgexport/store/next_export.py, a temp file written
   during the run) and leave memory: a run holds one checkpoint's records at most.
 - `record_media()` journals a placed media file at once (a crash never re-downloads it).
+- `update()` replaces records already in the export (a refresh: counters, edits, deletions); the
+  next checkpoint journals them (`update` entries). While records are replaced since export.json was
+  last written, the next export.json gets the current messages re-encoded (not copied as bytes), and
+  one opened before the update is rebuilt: compaction rewrites export.json once.
 - `compact()` writes media-index.json, export.json (only when its content changed: the next
   export.json is finished and renamed), then state.json (the commit point), each atomically, and
   removes the journal; `written_records()` reads the records it added back from export.json.
@@ -19,6 +23,7 @@ checkpoint them to a journal, compact them into export.json / state.json / media
 """
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import os
@@ -58,6 +63,7 @@ from tgexport.store.journal import (
     lock_existing,
     media_line,
     messages_line,
+    update_line,
 )
 from tgexport.store.layout import RecordLines, encode_message, export_bytes, message_lines, message_span
 from tgexport.store.next_export import NextExport
@@ -190,6 +196,15 @@ def repair_messages(messages: list[dict[str, Any]], last_id: int) -> tuple[list[
     return repaired, last_id, notes
 
 
+def _locate(parts: tuple[list[dict[str, Any]], ...], message_id: int) -> tuple[list[dict[str, Any]] | None, int]:
+    """The list of `parts` (each ascending by id) holding `message_id`, and its index there."""
+    for part in parts:
+        index = bisect.bisect_left(part, message_id, key=lambda m: m["id"])
+        if index < len(part) and part[index]["id"] == message_id:
+            return part, index
+    return None, 0
+
+
 def _media_count(messages: list[dict[str, Any]]) -> int:
     return sum(len(m.get("media_files") or ()) for m in messages)
 
@@ -284,6 +299,9 @@ class ExportStore:
         self._next: NextExport | None = None  # the next export.json, written as records are journaled
         self._next_error: BaseException | None = None  # writing it failed: compaction must not go on
         self._written: tuple[tuple[int, int], int] | None = None  # last compaction: added lines' span, count
+        self._updates: list[dict[str, Any]] = []  # records replaced since the last checkpoint (not journaled)
+        self._updated = False  # export.json's records were replaced since it was last written
+        self._update_media = 0  # media items those replacements added (or removed) since then
         self._journaled_last = last_message_id
         self._disk_index: tuple[dict[str, str], dict[str, str]] = ({}, {})  # media-index.json as on disk
         self._durable_index: tuple[dict[str, str], dict[str, str]] = ({}, {})  # on disk or journaled
@@ -427,7 +445,7 @@ class ExportStore:
 
     def _replay(self, contents: JournalReader) -> None:
         """Apply each entry as it is read; its records go to the next export.json at once (flat memory)."""
-        added = placed = 0
+        added = placed = updated = 0
         for entry in contents:
             if entry["op"] == "messages":
                 if entry["after"] > self.last_message_id:
@@ -437,11 +455,14 @@ class ExportStore:
                 if not self._read_only:  # durable in that journal: out of memory at once
                     self._spool([encode_message(r) for r in self._tail])
                     self._tail = []
+            elif entry["op"] == "update":
+                updated += self._replace(entry["messages"])
             elif (self.export_dir / entry["path"]).is_file():
                 placed += self._set_media(entry["sha256"], entry["path"], entry.get("file_key"))
         if contents.torn_note:
             self.repairs.append(contents.torn_note)
-        self.repairs.append(f"recovered {added} message(s) and {placed} media file(s) "
+        refreshed = f", {updated} refreshed message(s)" if updated else ""
+        self.repairs.append(f"recovered {added} message(s){refreshed} and {placed} media file(s) "
                             "from the journal of an interrupted run")
 
     # -- the run -----------------------------------------------------------------------------
@@ -483,11 +504,40 @@ class ExportStore:
             self._added_top = added[-1]["id"]
         return added
 
+    def update(self, records: list[dict[str, Any]]) -> None:
+        """Replace records already in the export (same ids); journaled at the next checkpoint."""
+        self._replace(records)
+        self._updates.extend(records)
+
+    def _replace(self, records: list[dict[str, Any]]) -> int:
+        """Put `records` in place of the held ones with their ids: export.json's (parsed), those already
+        in the next export.json (read back, then that file is rebuilt) or the tail."""
+        if not records:
+            return 0
+        spooled = self._next.added_records() if self._next is not None else []
+        base = self._base()
+        for record in records:
+            part, index = _locate((base, spooled, self._tail), record["id"])
+            if part is None:
+                raise damaged(self.journal_path, f"it updates message {record['id']}, which the export does not "
+                              "hold", REFUSE)
+            media = len(record.get("media_files") or ()) - len(part[index].get("media_files") or ())
+            if part is base:
+                self._update_media += media
+                self._updated = True
+            else:
+                self._added_media += media
+            part[index] = record
+        if self._next is not None:  # it holds the old lines: rebuilt from the replaced records
+            self._drop_next(None)
+            self._spool([encode_message(r) for r in spooled])
+        return len(records)
+
     def messages_total(self) -> int:
         return self._facts.messages_total + self._added
 
     def media_total(self) -> int:
-        return self._facts.media_total + self._added_media
+        return self._facts.media_total + self._added_media + self._update_media
 
     def pending_records(self) -> int:
         """Records appended since the last checkpoint (not yet in the journal)."""
@@ -526,11 +576,13 @@ class ExportStore:
         encoded = [encode_message(r) for r in self._tail]
         if encoded or self.last_message_id != self._journaled_last:
             lines.append(messages_line(self._journaled_last, self.last_message_id, encoded))
+        if self._updates:
+            lines.append(update_line([encode_message(r) for r in self._updates]))
         if not lines:
             return False
         self._journal(lines, media)
         self._journaled_last = self.last_message_id
-        self._tail = []
+        self._tail, self._updates = [], []
         self._spool(encoded)
         return True
 
@@ -564,7 +616,8 @@ class ExportStore:
         facts = self._facts
         if not facts.messages_total:
             return
-        if self._trusted and facts.ours and not self._export_dirty and facts.sha256 is not None:
+        if self._trusted and facts.ours and not self._export_dirty and not self._updated \
+                and facts.sha256 is not None:
             span = message_span(self.export_json)
             if span is not None:
                 nxt.keep(*span, facts.messages_total, facts.sha256)
@@ -601,7 +654,7 @@ class ExportStore:
     # -- compaction --------------------------------------------------------------------------
 
     def _export_changed(self) -> bool:
-        return bool(self._added) or self._export_dirty or self._facts.channel_info != self.channel.as_dict()
+        return bool(self._added) or self._updated or self._export_dirty or self._facts.channel_info != self.channel.as_dict()
 
     def compact(self, now: datetime | None = None) -> None:
         """Write media-index.json, export.json (when its content changed) and state.json atomically,
@@ -642,6 +695,7 @@ class ExportStore:
                                   ours=True)
         self._written = (span, nxt.added)
         self._tail, self._added, self._added_media, self._added_top = [], 0, 0, 0
+        self._updated, self._update_media = False, 0
         self._loaded = None  # export.json is trusted by hash: parsed again only if asked for
         self._export_dirty, self._trusted = False, True
 

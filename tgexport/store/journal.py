@@ -8,6 +8,8 @@ One JSON object per line, UTF-8, `\\n`-terminated. The first line is the header
   A is the `last_message_id` the previous entry (or the base files) left, so a journal that
   does not continue its export is detected.
 - `{"op": "media", "sha256": S, "path": P, "file_key": K|null}`: a media file was placed.
+- `{"op": "update", "messages": [...]}`: records already in the export (or journaled before)
+  replaced by a refresh (`--refresh-recent`): whole records, each id once, applied in order.
 
 Every append writes whole lines (a failed write is truncated away) and fdatasyncs the file.
 A reader ignores a torn last line (no newline, or it does not parse: a kill mid-write) and
@@ -40,6 +42,11 @@ def encode_line(entry: dict[str, Any]) -> bytes:
 def messages_line(after: int, last: int, encoded: list[bytes]) -> bytes:
     """A messages entry from messages already encoded (each once: export.json reuses them)."""
     return b'{"op":"messages","after":%d,"last":%d,"messages":[%b]}\n' % (after, last, b",".join(encoded))
+
+
+def update_line(encoded: list[bytes]) -> bytes:
+    """An update entry: whole replacement records, already encoded."""
+    return b'{"op":"update","messages":[%b]}\n' % b",".join(encoded)
 
 
 def media_line(sha256: str, path: str, file_key: str | None) -> bytes:
@@ -176,6 +183,8 @@ def _check_entry(entry: Any, number: int, channel_id: int, guard: PathGuard) -> 
         return None
     if op == "messages":
         return _check_messages_entry(entry, guard)
+    if op == "update":
+        return _check_update_entry(entry, guard)
     if op == "media":
         ok = (isinstance(entry.get("sha256"), str) and SHA256_RE.fullmatch(entry["sha256"])
               and safe_relpath(entry.get("path")) and guard.inside(entry["path"])
@@ -196,6 +205,21 @@ def _check_messages_entry(entry: dict[str, Any], guard: PathGuard) -> str | None
         if not previous < item["id"] <= last:
             return f"holds message {item['id']} out of order (after {previous}, up to {last})"
         previous = item["id"]
+    return None
+
+
+def _check_update_entry(entry: dict[str, Any], guard: PathGuard) -> str | None:
+    messages = entry.get("messages")
+    if not isinstance(messages, list):
+        return "is a malformed update entry"
+    seen: set[int] = set()
+    for item in messages:
+        problem = check_message(item, guard)
+        if problem:
+            return f"holds {problem}"
+        if item["id"] in seen:
+            return f"updates message {item['id']} twice"
+        seen.add(item["id"])
     return None
 
 

@@ -64,7 +64,7 @@ def target_rows(r: dict[str, Any]) -> list[str]:
          _count(e["new_get_history"]), "≤ 6", verdict(e["new_get_history"]["max"], 6)),
         (f"bytes written, full export of {n}", "bytes written to files (wchar − stdout) ÷ final export.json size",
          fmt(e["bytes_over_export"]), "≤ 3", verdict(e["bytes_over_export"]["median"], 3)),
-        (f"peak memory, full export of {int(biggest):,}", "peak RSS (ru_maxrss, MB)", f"{peak:.0f}",
+        (f"peak memory, full export of {int(biggest):,}", "peak RSS (MB)", f"{peak:.0f}",
          "≤ 300", verdict(peak, 300) if int(biggest) >= 100_000 else "n/a (smaller run)"),
         ("peak memory growth", "peak RSS by channel size", _growth(mem), "report", ""),
         ("start-up", "`channels` spawn→exit ÷ `python -c \"import telethon\"` spawn→exit", fmt(st["ratio"]),
@@ -167,6 +167,9 @@ def render(latest: dict[str, Any]) -> str:
     lines += _section("Media (bench/media_bench.py)" if latest.get("media", {}).get("source") == "media_bench"
                       else "Media (bench/parser_vs_raw.py)", latest.get("media"), media_report)
     lines += _section("Server speed (bench/server_speed.py)", latest.get("server_speed"), speed_table)
+    memory = _load("memory_bench")
+    lines += _section("Flat memory (bench/memory_bench.py, its last run)", memory and memory.load_last(),
+                      memory and memory.table)
     return "\n".join(lines + [END])
 
 

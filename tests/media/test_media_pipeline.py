@@ -100,3 +100,77 @@ def test_a_fatal_error_is_raised_and_cancel_stops_the_rest() -> None:
 
     asyncio.run(main())
     assert commits == [[1]]
+
+
+class SlotDownloader(Downloader):
+    """Like Downloader, with `slots` downloads running at once and `running()` as the real one has."""
+
+    def __init__(self, slots: int) -> None:
+        super().__init__()
+        self.slots = asyncio.Semaphore(slots)
+        self.active: set[int] = set()
+
+    async def download(self, message: Msg, info: Any, *, after: Any = None) -> list[dict[str, Any]]:
+        async with self.slots:
+            self.active.add(message.id)
+            try:
+                return await super().download(message, info, after=after)
+            finally:
+                self.active.discard(message.id)
+
+    def running(self, mid: int) -> bool:
+        return mid in self.active
+
+
+def test_settle_runs_every_queued_download_and_commits_the_page() -> None:
+    commits: list[tuple[list[int], int]] = []
+
+    async def main() -> None:
+        dl = SlotDownloader(slots=1)
+        pipe = MediaPipeline(dl, lambda recs, pos: commits.append(([r["id"] for r in recs], pos)))
+        await pipe.add_page(page([1, 2, 3, 4, 5], {2, 3, 4}), position=6)
+        for mid in (2, 3, 4):
+            dl.release(mid)
+        await pipe.settle(run_queued=True)
+        assert pipe.waiting == 0
+
+    asyncio.run(main())
+    assert commits == [([1], 0), ([2, 3, 4, 5], 6)]
+
+
+def test_settle_without_queued_lets_running_finish_and_commits_up_to_the_first_cancelled() -> None:
+    commits: list[tuple[list[int], int]] = []
+
+    async def main() -> list[int]:
+        dl = SlotDownloader(slots=2)
+        pipe = MediaPipeline(dl, lambda recs, pos: commits.append(([r["id"] for r in recs], pos)))
+        await pipe.add_page(page([1, 2, 3, 4, 5], {2, 3, 4, 5}), position=5)
+        await settle()
+        assert sorted(dl.active) == [2, 3]  # 4 and 5 wait for a slot
+        dl.release(2)
+        dl.release(3)
+        await pipe.settle(run_queued=False)
+        await pipe.cancel()
+        return dl.started
+
+    started = asyncio.run(main())
+    assert commits == [([1], 0), ([2, 3], 0)]  # 4 never started: nothing from it on, no position
+    assert 4 not in started and 5 not in started
+
+
+def test_settle_stops_committing_at_a_failed_download_and_does_not_raise() -> None:
+    commits: list[list[int]] = []
+
+    async def main() -> None:
+        dl = SlotDownloader(slots=3)
+        dl.fail[2] = RuntimeError("connection lost")
+        pipe = MediaPipeline(dl, lambda recs, pos: commits.append([r["id"] for r in recs]))
+        await pipe.add_page(page([1, 2, 3], {1, 2, 3}), position=3)
+        await settle()
+        for mid in (1, 2, 3):
+            dl.release(mid)
+        await pipe.settle(run_queued=False)
+        await pipe.cancel()
+
+    asyncio.run(main())
+    assert commits == [[1]]

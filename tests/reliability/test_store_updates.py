@@ -67,3 +67,42 @@ def test_a_bad_update_entry_is_refused(tmp_path: Path, entry: dict) -> None:
     with pytest.raises(DataFormatError):
         opened(tmp_path)
     assert {p.name: p.read_bytes() for p in export_dir.iterdir() if p.is_file()} == files
+
+
+def _photo(record: dict) -> dict:
+    return {**record, "text": "edited", "media_files": [{"type": "photo", "path": None, "filename": None}]}
+
+
+def test_an_update_after_records_went_to_the_next_export_json_rebuilds_it(tmp_path: Path) -> None:
+    """Records already spooled into the next export.json (and export.json's own) are replaced there."""
+    export_dir = _base(tmp_path)
+    store = opened(tmp_path)
+    store.append([msg(i) for i in range(6, 9)], 8)
+    store.checkpoint()  # 6..8 journaled and out of memory, in the next export.json's temp file
+    assert store.pending_records() == 0
+    store.update([_photo(msg(2)), _photo(msg(7))])
+    store.append([msg(9)], 9)
+    store.save()
+    export = check_consistent(export_dir)
+    assert [m["id"] for m in export["messages"]] == list(range(1, 10))
+    assert export["messages"][1] == _photo(msg(2)) and export["messages"][6] == _photo(msg(7))
+    assert [m["id"] for m in store.written_records()] == [6, 7, 8, 9]
+    assert store.media_total() == 2
+    store.close()
+
+
+def test_an_update_of_a_record_written_in_the_same_journal_is_replayed(tmp_path: Path) -> None:
+    export_dir = _base(tmp_path)
+    store = opened(tmp_path)
+    store.append([msg(6), msg(7)], 7)
+    store.checkpoint()
+    store.update([_photo(msg(6)), {**msg(3), "deleted": True, "deleted_at": "2024-01-02T00:00:00Z"}])
+    store.checkpoint()
+    store.close()  # killed: the journal holds messages 6-7, then an update of 6 (and of 3, in export.json)
+    again = opened(tmp_path)  # replays (6 and 7 go to the next export.json at once) and compacts
+    export = check_consistent(export_dir)
+    assert [m["id"] for m in export["messages"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert export["messages"][5] == _photo(msg(6)) and export["messages"][2]["deleted"] is True
+    assert any("2 refreshed message(s)" in note for note in again.repairs)
+    again.close()
+

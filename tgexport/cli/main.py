@@ -47,6 +47,7 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
         return await parser.parse_with_options(
             args.options, run_id=run_id,
             on_result=lambda result: stopped.update(result=result) if "error" in result else None,
+            stream_records=True,  # new_messages printed from export.json's bytes: memory stays flat
         )
     finally:
         await parser.disconnect()

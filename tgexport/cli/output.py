@@ -2,13 +2,13 @@
 (`{"error": {...}}`, or the saved result carrying `error`) plus one `Error:` line on stderr."""
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import sys
 from typing import Any
 
 from errors import ParserError, error_json, one_line
-from tgexport.core.atomic_json import dump_json_text
 from tgexport.store.layout import write_result
 
 log = logging.getLogger("telegram_parser_skill")
@@ -35,12 +35,25 @@ def report(exc: BaseException, result: Any = None, message: str | None = None, *
     return getattr(exc, "exit_code", 1)
 
 
+class _TextSink:
+    """`write(bytes)` onto a text-only stdout (e.g. replaced by a caller), decoded incrementally: a
+    streamed chunk may end inside a UTF-8 character."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def write(self, data: bytes) -> int:
+        self.stream.write(self.decoder.decode(data))
+        return len(data)
+
+
 def emit(result: Any) -> None:
-    """Print the command's result as UTF-8 JSON on stdout (messages streamed from their encoded bytes)."""
+    """Print the command's result as UTF-8 JSON on stdout (messages streamed from export.json's bytes)."""
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # a text-only stdout (e.g. replaced by a caller)
-        sys.stdout.write(dump_json_text(result))
+        write_result(result, _TextSink(sys.stdout))
     else:
         write_result(result, buffer)
         buffer.flush()

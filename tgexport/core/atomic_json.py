@@ -66,24 +66,55 @@ def atomic_file(path: Path, *, mode: int = DEFAULT_FILE_MODE,
                 before_rename: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
     """A binary handle on a temp file beside `path`; on success it is fsynced and renamed to `path`,
     on any exception removed, so `path` is always the old or the complete new file."""
-    path = Path(path)
-    fault_points.raise_os_error("json_write", path)
-    directory = platform.long_path(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+    writer = AtomicWriter(path, mode=mode)
     try:
-        platform.set_mode(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        if before_rename is not None:
-            before_rename()
-        platform.replace(tmp_name, platform.long_path(path))  # Windows: retried while a reader holds it
+        yield writer.handle
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        writer.abort()
         raise
-    fsync_dir(path.parent)
+    writer.commit(before_rename)
+
+
+class AtomicWriter:
+    """A temp file beside `path`, written piece by piece (e.g. over a whole run), then `commit()`:
+    fsynced and renamed to `path`; or `abort()`: removed. `path` is always the old or the new file."""
+
+    def __init__(self, path: Path, *, mode: int = DEFAULT_FILE_MODE) -> None:
+        self.path = Path(path)
+        fault_points.raise_os_error("json_write", self.path)
+        fd, self.tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp",
+                                             dir=platform.long_path(self.path.parent))
+        try:
+            platform.set_mode(fd, mode)
+            self.handle: BinaryIO = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self._unlink()
+            raise
+
+    def commit(self, before_rename: Callable[[], None] | None = None) -> None:
+        """fsync, `before_rename()`, rename over `path`, fsync the directory; on failure the temp is removed."""
+        try:
+            with self.handle:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+            if before_rename is not None:
+                before_rename()
+            platform.replace(self.tmp_name, platform.long_path(self.path))  # Windows: retried while a reader holds it
+        except BaseException:
+            self._unlink()
+            raise
+        fsync_dir(self.path.parent)
+
+    def abort(self) -> None:
+        """Close and remove the temp file (`path` is left as it was)."""
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        self._unlink()
+
+    def _unlink(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp_name)
 
 
 fsync_dir = platform.fsync_dir  # make a rename durable (skipped where directories cannot be opened)

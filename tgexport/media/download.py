@@ -148,6 +148,7 @@ class MediaDownloader:
         self._slots = asyncio.Semaphore(max(1, preset.parallel_downloads))
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._digests: dict[Path, str] = {}  # finished file → sha256 computed while it was written
+        self.started: set[int] = set()  # message ids whose download took a slot and has not ended
 
     async def download(self, message: Any, info: MediaInfo | None = None, *,
                        after: asyncio.Future[Any] | None = None) -> list[dict[str, Any]]:
@@ -193,16 +194,24 @@ class MediaDownloader:
                             after: asyncio.Future[Any] | None) -> list[dict[str, Any]]:
         if self.terminal is not None:
             self.terminal.expect(info.known_size)
-        async with self._slots:
-            try:
-                tmp = await self._download_item(message, info)
-            except _ItemFailed as failed:
-                self.stats.errors += 1
-                self._drop_part(message)  # the item is final: nobody will resume it
-                return [no_file_item(info, error=failed.error)]
-        if after is not None:
-            await asyncio.wait([after])  # a stop here keeps the finished part file for the next run
-        return [await self._keep(tmp, message.id, info, key)]
+        try:
+            async with self._slots:
+                self.started.add(message.id)
+                try:
+                    tmp = await self._download_item(message, info)
+                except _ItemFailed as failed:
+                    self.stats.errors += 1
+                    self._drop_part(message)  # the item is final: nobody will resume it
+                    return [no_file_item(info, error=failed.error)]
+            if after is not None:
+                await asyncio.wait([after])  # a stop here keeps the finished part file for the next run
+            return [await self._keep(tmp, message.id, info, key)]
+        finally:
+            self.started.discard(message.id)
+
+    def running(self, message_id: int) -> bool:
+        """The message's download has begun (it holds or held a slot) and has not ended yet."""
+        return message_id in self.started
 
     def _drop_part(self, message: Any) -> None:
         source = media_source(message)

@@ -8,6 +8,8 @@ scan position once a whole page is through (so `last_message_id` never passes a 
 still waiting). At most `max_waiting` messages wait at once: `add_page` blocks when full, so
 memory stays bounded however many media are queued. Downloads chain through `after`, so the
 earliest message keeps the stored copy of identical bytes, exactly as a sequential run.
+A stop either cancels everything queued (`cancel`: Ctrl+C, local errors) or first lets the fetched
+messages' downloads end and commits them (`settle`: an account-wide stop keeps what was fetched).
 """
 from __future__ import annotations
 
@@ -65,6 +67,21 @@ class MediaPipeline:
             if self._head_task_pending():
                 await self._wait_some()
             self._commit_ready()
+
+    async def settle(self, *, run_queued: bool) -> None:
+        """An account-wide stop that keeps what was fetched: downloads already running finish (bounded
+        by their own timeouts), queued ones run too with `run_queued` or are cancelled; then every
+        record up to the first one that did not end well is committed. Never raises a download's error."""
+        tasks = [e.task for e in self._queue if e.task is not None and not e.task.done()]
+        if not run_queued:
+            for entry in self._queue:
+                task = entry.task
+                if task is not None and not task.done() and entry.record is not None \
+                        and not self.downloader.running(entry.record["id"]):
+                    task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._commit_ready()
 
     async def cancel(self) -> None:
         """Stop every queued download (a stopped run); nothing more is committed."""

@@ -67,7 +67,8 @@ class CommentsStep:
 
     async def run(self, start_last_id: int, new_records: list[dict[str, Any]], refreshed: dict[int, bool],
                   result: CommentsResult) -> None:
-        """`refreshed`: id → whether its replies changed, for the posts --refresh-recent re-read."""
+        """`new_records`: the posts this run committed (their `id` and `replies` are enough);
+        `refreshed`: id → whether its replies changed, for the posts --refresh-recent re-read."""
         self._fresh_counts = set(refreshed)
         checked, pending = self.files.read_state()
         top = self.store.last_message_id

@@ -22,9 +22,12 @@ from errors import (
     EXTERNAL_API_ERROR,
     PARTIAL_FAILURE,
     RATE_LIMIT,
+    AuthError,
+    NetworkError,
     ParserError,
     RateLimitError,
     TakeoutDelayError,
+    as_parser_error,
     error_code_of,
     error_json,
     is_storage_error,
@@ -48,11 +51,11 @@ from tgexport.media.progress import TerminalProgress
 from tgexport.records.extras import AttachmentReader
 from tgexport.records.message import KeywordMatcher, message_to_record
 from tgexport.run import signals
-from tgexport.run.comments import CommentsResult, CommentsStep
+from tgexport.run.comments import CommentsResult, CommentsStep, has_comments
 from tgexport.run.refresh import Refresher, RefreshResult
 from tgexport.store import archive
 from tgexport.store.export import ChannelInfo, ExportStore, known_channel
-from tgexport.store.layout import EncodedRecords
+from tgexport.store.layout import RecordLines
 from tgexport.store.lock import ExportLock
 from tgexport.store.log import ExportLog
 
@@ -103,10 +106,12 @@ class ParseRun:
     """State of one run; `execute()` does the work."""
 
     def __init__(self, client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep, clock: Clock,
-                 on_result: ResultSink | None = None, known: KnownChannel | None = None) -> None:
+                 on_result: ResultSink | None = None, known: KnownChannel | None = None,
+                 stream_records: bool = False) -> None:
         self.client = client
         self.known = known
         self.on_result = on_result
+        self.stream_records = stream_records
         self.options = options
         self.run_id = run_id
         self.sleep = sleep
@@ -118,7 +123,10 @@ class ParseRun:
         self.max_bytes = limit_bytes(options.max_media_size_mb)
         self.matches = KeywordMatcher(options.keywords)
         self.attachments = AttachmentReader()  # one warning per unknown media kind and run
-        self.new_messages: list[dict[str, Any]] = []
+        self.new_messages: list[dict[str, Any]] = []  # a dry run's records (a real run's stay on disk)
+        self.committed = 0  # records a real run added to the export
+        self.commented: list[dict[str, Any]] = []  # --comments: id and replies of committed posts with comments
+        self.in_history = False  # a history request is under way (where an exception comes from)
         self.refreshed = RefreshResult()
         self.comments = CommentsResult()
         self.progress_start = 0  # last_message_id when the scan started
@@ -322,7 +330,7 @@ class ParseRun:
         reader = ThreadReader(self.client, channel, self.flood, pause=self._page_pause(), sleep=self.sleep)
         make = self._comment_downloader if self.options.comments_media else None
         step = CommentsStep(self.store, reader, self.attachments, make, self._refetcher, self.log)
-        await step.run(self.progress_start, self.new_messages, self.refreshed.replies, self.comments)
+        await step.run(self.progress_start, self.commented, self.refreshed.replies, self.comments)
         self.log.info("comments_finished", requests=reader.requests, **self.comments.summary_keys())
 
     async def _scan(self, channel: Any) -> None:
@@ -344,18 +352,36 @@ class ParseRun:
             if self.pipeline is not None:
                 await self.pipeline.drain()
             await self._comments(channel)
+        except Exception as exc:
+            if _account_wide(exc):
+                await self._save_fetched(exc, self.in_history)
+            raise
         finally:
             if self.pipeline is not None:
                 await self.pipeline.cancel()  # a stop: queued downloads end, their part files stay
             self.terminal.close()
 
+    async def _save_fetched(self, exc: Exception, in_history: bool) -> None:
+        """An account-wide stop keeps what was fetched: running downloads finish, queued ones run too
+        when a history request was refused by a FloodWait; their messages are committed."""
+        if self.pipeline is None or not self.pipeline.waiting:
+            return
+        run_queued = in_history and isinstance(as_parser_error(exc), RateLimitError)
+        self.log.info("saving_fetched", reason=error_code_of(exc), waiting=self.pipeline.waiting,
+                      queued_downloads="run" if run_queued else "cancelled")
+        await self.pipeline.settle(run_queued=run_queued)
+
     async def _read(self, reader: HistoryReader) -> None:
         o = self.options
         top = self.known.top_message_id if self.known is not None else None
         window = DateWindow(o.date_from, o.date_to)
+        self.in_history = True  # an exception now comes from a history request
         async for page in reader.pages(self.store.last_message_id, window, self.progress, until_id=top):
+            self.in_history = False
             signals.raise_if_stopping()
             await self._process_page(page)
+            self.in_history = True
+        self.in_history = False
 
     async def _process_page(self, page: list[Any]) -> None:
         """Records of the kept messages; media downloaded (or estimated) before the page is committed."""
@@ -387,7 +413,10 @@ class ParseRun:
 
     def _commit_records(self, records: list[dict[str, Any]], position: int) -> None:
         """The pipeline's commit: records whose media are final (ascending ids), up to scan `position`."""
-        self.new_messages.extend(self.store.append(records, position))
+        added = self.store.append(records, position)
+        self.committed += len(added)
+        if self.options.comments:  # only what the comments step reads: the records leave memory
+            self.commented.extend({"id": r["id"], "replies": r["replies"]} for r in added if has_comments(r))
         self._after_commit()
 
     def _after_commit(self) -> None:
@@ -414,7 +443,8 @@ class ParseRun:
             "run_at": utc_iso(self.started), "run_id": self.run_id,
             "channel_id": self.store.channel.id, "channel_username": self.store.channel.username,
             "mode": o.mode, "dry_run": dry, "date_from": _day(o.date_from), "date_to": _day(o.date_to),
-            "scanned_messages": self.progress.scanned, "new_messages": len(self.new_messages),
+            "scanned_messages": self.progress.scanned,
+            "new_messages": len(self.new_messages) if dry else self.committed,
             "media_saved": 0 if dry else self._stat("saved"),
             "media_skipped_by_size": self.estimate.over_limit if dry else self._stat("skipped_by_size"),
             "media_dedup_hits": 0 if dry else self._stat("dedup_hits"),
@@ -483,14 +513,20 @@ class ParseRun:
             "new_messages": self._new_messages_out(),
         }
 
-    def _new_messages_out(self) -> list[dict[str, Any]]:
-        """The records added by this run; with their encoded bytes when the store has them all."""
+    def _new_messages_out(self) -> list[dict[str, Any]] | RecordLines:
+        """The records added by this run: read back from export.json, streamed (RecordLines, for
+        `write_result`) or as a list."""
         if self.options.dry_run:
             return self.new_messages
-        encoded = self.store.added_encoded()
-        if len(encoded) != len(self.new_messages):
-            return self.new_messages
-        return EncodedRecords(self.new_messages, encoded)
+        lines = self.store.written_records() if self.committed else None  # not a journal recovered at open
+        if lines is None:
+            return []
+        if self.stream_records:
+            return lines
+        try:
+            return list(lines)
+        finally:
+            lines.close()
 
 
 def error_object(exc: BaseException) -> dict[str, Any]:
@@ -503,6 +539,12 @@ def error_object(exc: BaseException) -> dict[str, Any]:
 def _status(exc: BaseException) -> str:
     code = error_code_of(exc)
     return "rate_limited" if code == RATE_LIMIT else ("interrupted" if code is None else "failed")
+
+
+def _account_wide(exc: Exception) -> bool:
+    """A stop of the whole account, not of this channel: FloodWait over the cap, the connection lost
+    after retries, the sign-in revoked."""
+    return isinstance(as_parser_error(exc), RateLimitError | NetworkError | AuthError)
 
 
 def _interruption(exc: BaseException) -> bool:
@@ -525,13 +567,15 @@ def _day(value: Any) -> str | None:
 
 async def run_parse(
     client: Any, options: ParseOptions, run_id: str, *, sleep: Sleep = asyncio.sleep, clock: Clock = time.monotonic,
-    on_result: ResultSink | None = None, known: KnownChannel | None = None,
+    on_result: ResultSink | None = None, known: KnownChannel | None = None, stream_records: bool = False,
 ) -> dict[str, Any]:
     """Run one `parse` and return the dict printed on stdout (docs/contract.md section 4).
 
     `on_result` also receives that dict when the run stops early (RATE_LIMIT, Ctrl+C, errors)
     after its export directory is open, with an added `error` key: what was saved is reported.
     `known` (a batch) skips resolving and, for an unchanged channel, the history request.
+    `new_messages` is a list; with `stream_records` a real run gives a RecordLines instead (read
+    from export.json when printed by `write_result`, never held: memory stays flat; close it after).
     """
     return await ParseRun(client, options, run_id, sleep=sleep, clock=clock, on_result=on_result,
-                          known=known).execute()
+                          known=known, stream_records=stream_records).execute()

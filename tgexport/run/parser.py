@@ -206,10 +206,15 @@ class TelegramParser:
         *,
         run_id: str | None = None,
         on_result: Callable[[dict[str, Any]], None] | None = None,
+        stream_records: bool = False,
     ) -> dict[str, Any]:
-        """Export with already validated `options` (what `parse_channel` builds); returns the `parse` JSON."""
+        """Export with already validated `options` (what `parse_channel` builds); returns the `parse` JSON.
+
+        `stream_records` (the CLI's choice): `new_messages` is read from export.json when printed by
+        `tgexport.store.layout.write_result` instead of being a list held in memory.
+        """
         from tgexport.run.parse import run_parse
 
         return await run_parse(self._require_client(), options, run_id or current_run_id() or new_run_id(),
-                               on_result=on_result)
+                               on_result=on_result, stream_records=stream_records)
 

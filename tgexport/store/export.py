@@ -2,13 +2,19 @@
 checkpoint them to a journal, compact them into export.json / state.json / media-index.json.
 
 - `checkpoint()` appends what was committed since the last checkpoint to `.journal.jsonl`
-  (tgexport/store/journal.py): cost proportional to the new records, never to the export.
+  (tgexport/store/journal.py): cost proportional to the new records, never to the export. The
+  records then go to the next export.json (tgexport/store/next_export.py, a temp file written
+  during the run) and leave memory: a run holds one checkpoint's records at most.
 - `record_media()` journals a placed media file at once (a crash never re-downloads it).
 - `update()` replaces records already in the export (a refresh: counters, edits, deletions); the
-  next checkpoint journals them (`update` entries), compaction rewrites export.json once.
-- `compact()` writes media-index.json, export.json (only when its content changed), then
-  state.json (the commit point), each atomically, and removes the journal. `open()` replays a
-  journal left by a killed run and compacts at once; it also writes the repairs of known damage.
+  next checkpoint journals them (`update` entries). While records are replaced since export.json was
+  last written, the next export.json gets the current messages re-encoded (not copied as bytes), and
+  one opened before the update is rebuilt: compaction rewrites export.json once.
+- `compact()` writes media-index.json, export.json (only when its content changed: the next
+  export.json is finished and renamed), then state.json (the commit point), each atomically, and
+  removes the journal; `written_records()` reads the records it added back from export.json.
+  `open()` replays a journal left by a killed run (one line at a time) and compacts at once; it
+  also writes the repairs of known damage.
 - state.json carries `export_check` (sha256, counts, newest id, channel_info of the export.json
   it was written with): while export.json still has that hash its messages are not parsed until
   a run appends (an unchanged channel reads only state.json and media-index.json).
@@ -23,7 +29,6 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +37,6 @@ from typing import Any
 from errors import ConfigError, DataFormatError
 from tgexport.core import fault_points
 from tgexport.core.atomic_json import (
-    atomic_file,
     dump_json_text,
     parse_json_bytes,
     read_bytes_checked,
@@ -54,15 +58,15 @@ from tgexport.store.checks import (
 from tgexport.store.journal import (
     JOURNAL_NAME,
     REFUSE,
-    JournalContents,
+    JournalReader,
     JournalWriter,
     lock_existing,
     media_line,
     messages_line,
-    read_journal,
     update_line,
 )
-from tgexport.store.layout import encode_message, export_bytes, export_parts, message_lines
+from tgexport.store.layout import RecordLines, encode_message, export_bytes, message_lines, message_span
+from tgexport.store.next_export import NextExport
 
 EXPORT_JSON = "export.json"
 STATE_JSON = "state.json"
@@ -192,6 +196,15 @@ def repair_messages(messages: list[dict[str, Any]], last_id: int) -> tuple[list[
     return repaired, last_id, notes
 
 
+def _locate(parts: tuple[list[dict[str, Any]], ...], message_id: int) -> tuple[list[dict[str, Any]] | None, int]:
+    """The list of `parts` (each ascending by id) holding `message_id`, and its index there."""
+    for part in parts:
+        index = bisect.bisect_left(part, message_id, key=lambda m: m["id"])
+        if index < len(part) and part[index]["id"] == message_id:
+            return part, index
+    return None, 0
+
+
 def _media_count(messages: list[dict[str, Any]]) -> int:
     return sum(len(m.get("media_files") or ()) for m in messages)
 
@@ -279,14 +292,16 @@ class ExportStore:
         self._facts = ExportFacts.of(self._loaded, None, None)  # export.json's messages (before the tail)
         self._export_dirty = True  # export.json must be (re)written even without new messages
         self._trusted = False  # export.json on disk still has the hash in _facts (checked or written by us)
-        self._tail: list[dict[str, Any]] = []  # appended since export.json was last written
-        self._tail_encoded: list[bytes] = []  # the tail's first records, encoded (once, when journaled)
-        self._added_encoded: list[bytes] = []  # every record appended through this object, encoded
-        self._tail_media = 0
+        self._tail: list[dict[str, Any]] = []  # appended, not journaled yet (the only records held)
+        self._added = 0  # records appended since export.json was last written (tail + those in _next)
+        self._added_media = 0
+        self._added_top = 0  # the id of the last of them
+        self._next: NextExport | None = None  # the next export.json, written as records are journaled
+        self._next_error: BaseException | None = None  # writing it failed: compaction must not go on
+        self._written: tuple[tuple[int, int], int] | None = None  # last compaction: added lines' span, count
         self._updates: list[dict[str, Any]] = []  # records replaced since the last checkpoint (not journaled)
-        self._updated = False  # records were replaced since export.json was last written
-        self._update_media = 0  # media items the replacements added (or removed) since then
-        self._journaled = 0  # how much of the tail is in the journal
+        self._updated = False  # export.json's records were replaced since it was last written
+        self._update_media = 0  # media items those replacements added (or removed) since then
         self._journaled_last = last_message_id
         self._disk_index: tuple[dict[str, str], dict[str, str]] = ({}, {})  # media-index.json as on disk
         self._durable_index: tuple[dict[str, str], dict[str, str]] = ({}, {})  # on disk or journaled
@@ -385,6 +400,8 @@ class ExportStore:
         messages, notes = dedupe_sorted(check_export(self.export_json, data, self.channel.id, guard))
         self._loaded, self._facts = messages, ExportFacts.of(messages, sha, data.get("channel_info"))
         self._facts.ours = not notes and _in_our_layout(raw, data)  # e.g. recovered after compact_renamed
+        if self._facts.ours:  # checked by hash just now: its lines are copied as bytes, not held
+            self._loaded, self._trusted = None, True
         if notes:
             self._export_dirty = True
             self._backup = _unique(self.export_dir / f"{BACKUP_PREFIX}{now.strftime('%Y%m%dT%H%M%SZ')}")
@@ -417,23 +434,27 @@ class ExportStore:
         fd = lock_existing(path) if recover else None
         self._read_only = self._read_only or fd is None
         try:
-            contents = read_journal(path, self.channel.id, guard)
-            self._replay(contents)
+            self._replay(JournalReader(path, self.channel.id, guard))
         except BaseException:
+            self._drop_next(None)  # a damaged journal: nothing written, the next export.json's temp removed
             if fd is not None:
                 os.close(fd)
             raise
         self._old_journal_fd = fd
         return fd is not None
 
-    def _replay(self, contents: JournalContents) -> None:
+    def _replay(self, contents: JournalReader) -> None:
+        """Apply each entry as it is read; its records go to the next export.json at once (flat memory)."""
         added = placed = updated = 0
-        for entry in contents.entries:
+        for entry in contents:
             if entry["op"] == "messages":
                 if entry["after"] > self.last_message_id:
                     raise damaged(self.journal_path, f"it continues after message {entry['after']} but the export "
                                   f"ends at {self.last_message_id}", REFUSE)
                 added += len(self.append(entry["messages"], entry["last"]))
+                if not self._read_only:  # durable in that journal: out of memory at once
+                    self._spool([encode_message(r) for r in self._tail])
+                    self._tail = []
             elif entry["op"] == "update":
                 updated += self._replace(entry["messages"])
             elif (self.export_dir / entry["path"]).is_file():
@@ -455,9 +476,15 @@ class ExportStore:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """All messages, ascending (parses export.json on first use when it was trusted by hash)."""
+        """All messages, ascending, as a new list: export.json's, then the appended ones (read back from
+        the next export.json being written). A full view in memory, never used by a run's path."""
+        spooled = self._next.added_records() if self._next is not None else []
+        return [*self._base(), *spooled, *self._tail]
+
+    def _base(self) -> list[dict[str, Any]]:
+        """export.json's messages (parsed on first use when it was trusted by hash)."""
         if self._loaded is None:
-            self._loaded = self._parse_trusted_export() + self._tail
+            self._loaded = self._parse_trusted_export()
         return self._loaded
 
     def _parse_trusted_export(self) -> list[dict[str, Any]]:
@@ -471,9 +498,10 @@ class ExportStore:
         """Add records newer than last_message_id (ascending, once each); returns the ones added."""
         self.last_message_id, added = select_new(self.last_message_id, records, position)
         self._tail.extend(added)  # in place: a page costs its own size, not the whole export's
-        self._tail_media += _media_count(added)
-        if self._loaded is not None:
-            self._loaded.extend(added)
+        self._added += len(added)
+        self._added_media += _media_count(added)
+        if added:
+            self._added_top = added[-1]["id"]
         return added
 
     def update(self, records: list[dict[str, Any]]) -> None:
@@ -482,31 +510,38 @@ class ExportStore:
         self._updates.extend(records)
 
     def _replace(self, records: list[dict[str, Any]]) -> int:
-        messages = self.messages
-        base = self._facts.messages_total
+        """Put `records` in place of the held ones with their ids: export.json's (parsed), those already
+        in the next export.json (read back, then that file is rebuilt) or the tail."""
+        if not records:
+            return 0
+        spooled = self._next.added_records() if self._next is not None else []
+        base = self._base()
         for record in records:
-            index = bisect.bisect_left(messages, record["id"], key=lambda m: m["id"])
-            if index == len(messages) or messages[index]["id"] != record["id"]:
+            part, index = _locate((base, spooled, self._tail), record["id"])
+            if part is None:
                 raise damaged(self.journal_path, f"it updates message {record['id']}, which the export does not "
                               "hold", REFUSE)
-            self._update_media += len(record.get("media_files") or ()) - len(messages[index].get("media_files") or ())
-            messages[index] = record
-            if index >= base:  # a record appended by this run: its tail copy and encoded line too
-                self._tail[index - base] = record
-                if index - base < len(self._tail_encoded):
-                    self._tail_encoded[index - base] = encode_message(record)
-        self._updated = self._updated or bool(records)
+            media = len(record.get("media_files") or ()) - len(part[index].get("media_files") or ())
+            if part is base:
+                self._update_media += media
+                self._updated = True
+            else:
+                self._added_media += media
+            part[index] = record
+        if self._next is not None:  # it holds the old lines: rebuilt from the replaced records
+            self._drop_next(None)
+            self._spool([encode_message(r) for r in spooled])
         return len(records)
 
     def messages_total(self) -> int:
-        return self._facts.messages_total + len(self._tail)
+        return self._facts.messages_total + self._added
 
     def media_total(self) -> int:
-        return self._facts.media_total + self._tail_media + self._update_media
+        return self._facts.media_total + self._added_media + self._update_media
 
     def pending_records(self) -> int:
         """Records appended since the last checkpoint (not yet in the journal)."""
-        return len(self._tail) - self._journaled
+        return len(self._tail)
 
     def _set_media(self, sha256: str, rel_path: str, file_key: str | None) -> bool:
         changed = self.sha_index.get(sha256) != rel_path or bool(file_key and self.file_index.get(file_key) != sha256)
@@ -538,28 +573,72 @@ class ExportStore:
         checkpoint; cost proportional to that. False when there was nothing new."""
         media = self._index_changes()
         lines = [media_line(*change) for change in media]
-        self._encode_tail()
-        if self._journaled < len(self._tail) or self.last_message_id != self._journaled_last:
-            lines.append(messages_line(self._journaled_last, self.last_message_id,
-                                       self._tail_encoded[self._journaled:]))
+        encoded = [encode_message(r) for r in self._tail]
+        if encoded or self.last_message_id != self._journaled_last:
+            lines.append(messages_line(self._journaled_last, self.last_message_id, encoded))
         if self._updates:
             lines.append(update_line([encode_message(r) for r in self._updates]))
         if not lines:
             return False
         self._journal(lines, media)
-        self._updates = []
-        self._journaled, self._journaled_last = len(self._tail), self.last_message_id
+        self._journaled_last = self.last_message_id
+        self._tail, self._updates = [], []
+        self._spool(encoded)
         return True
 
-    def _encode_tail(self) -> None:
-        fresh = [encode_message(r) for r in self._tail[len(self._tail_encoded):]]
-        self._tail_encoded.extend(fresh)
-        self._added_encoded.extend(fresh)
+    def _spool(self, encoded: list[bytes]) -> None:
+        """Records already durable (journaled) into the next export.json, out of memory. A failed
+        write loses nothing (the journal has them) but this store can no longer compact them."""
+        if not encoded:
+            return
+        if self._next_error is not None:
+            raise self._next_error
+        try:
+            self._open_next().add(encoded)
+        except BaseException as exc:
+            self._drop_next(exc)
+            raise
 
-    def added_encoded(self) -> list[bytes]:
-        """`encode_message` bytes of every record appended through this store, in order (each encoded once)."""
-        self._encode_tail()
-        return self._added_encoded
+    def _open_next(self) -> NextExport:
+        """The next export.json, opened with the current one's messages on first use."""
+        if self._next is None:
+            nxt = NextExport(self.export_json, self.channel.as_dict())
+            try:
+                self._keep_current(nxt)
+            except BaseException:
+                nxt.abort()
+                raise
+            self._next = nxt
+        return self._next
+
+    def _keep_current(self, nxt: NextExport) -> None:
+        """Our own unchanged file's message lines are copied as bytes; any other file's messages encoded."""
+        facts = self._facts
+        if not facts.messages_total:
+            return
+        if self._trusted and facts.ours and not self._export_dirty and not self._updated \
+                and facts.sha256 is not None:
+            span = message_span(self.export_json)
+            if span is not None:
+                nxt.keep(*span, facts.messages_total, facts.sha256)
+                return
+        nxt.keep_encoded([encode_message(m) for m in self._base()])
+
+    def _drop_next(self, exc: BaseException | None) -> None:
+        """Remove the next export.json's temp file; with `exc`, it held journaled records: no compaction."""
+        if self._next is not None:
+            self._next.abort()
+            self._next = None
+        if exc is not None:
+            self._next_error = exc
+
+    def written_records(self) -> RecordLines | None:
+        """The records the last compaction added to export.json, read back from that file when used
+        (opened now, under the export lock); None when it added none."""
+        if self._written is None or not self._written[1]:
+            return None
+        (start, end), count = self._written
+        return RecordLines(self.export_json, start, end, count)
 
     def _journal(self, lines: list[bytes], media: list[tuple[str, str, str | None]]) -> None:
         if self._read_only:
@@ -575,13 +654,16 @@ class ExportStore:
     # -- compaction --------------------------------------------------------------------------
 
     def _export_changed(self) -> bool:
-        return bool(self._tail) or self._updated or self._export_dirty or self._facts.channel_info != self.channel.as_dict()
+        return bool(self._added) or self._updated or self._export_dirty or self._facts.channel_info != self.channel.as_dict()
 
     def compact(self, now: datetime | None = None) -> None:
         """Write media-index.json, export.json (when its content changed) and state.json atomically,
         in that order (state.json is the commit point), then remove the journal."""
         if self._read_only:
             raise _busy(self.journal_path)
+        if self._next_error is not None:  # journaled records never reached the next export.json
+            raise self._next_error
+        self._written = None
         now = now or datetime.now(UTC)
         if not self._index_on_disk or self._disk_index != (self.sha_index, self.file_index):
             self._write(self.media_index_json, dump_json_text(self.index_document()).encode("utf-8"))
@@ -595,40 +677,27 @@ class ExportStore:
         self._drop_journal()
 
     def _write_export(self, now: datetime) -> None:
-        parts = self._export_payload(now)
+        """Finish the next export.json (the records not journaled yet added last) and rename it into place."""
         if self._backup is not None:
             write_bytes_atomic(self._backup, read_bytes_checked(self.export_json))
             self._backup = None
-        digest = hashlib.sha256()
-        with atomic_file(self.export_json, before_rename=lambda: fault_points.hit("compact_write")) as handle:
-            for part in parts:  # written piece by piece: the whole file is never held in memory
-                digest.update(part)
-                handle.write(part)
+        nxt = self._open_next()
+        try:
+            nxt.add([encode_message(r) for r in self._tail])
+            sha, span = nxt.finish(utc_iso(now), before_rename=lambda: fault_points.hit("compact_write"))
+        except BaseException as exc:
+            self._drop_next(exc)
+            raise
+        self._next = None
         fault_points.hit("compact_renamed")
-        top = self._tail[-1]["id"] if self._tail else self._facts.max_id
-        self._facts = ExportFacts(digest.hexdigest(), self.messages_total(), self.media_total(),
-                                  top, self.channel.as_dict(), ours=True)
-        self._tail, self._tail_encoded, self._tail_media, self._journaled = [], [], 0, 0
+        top = self._added_top if self._added else self._facts.max_id
+        self._facts = ExportFacts(sha, self.messages_total(), self.media_total(), top, self.channel.as_dict(),
+                                  ours=True)
+        self._written = (span, nxt.added)
+        self._tail, self._added, self._added_media, self._added_top = [], 0, 0, 0
         self._updated, self._update_media = False, 0
+        self._loaded = None  # export.json is trusted by hash: parsed again only if asked for
         self._export_dirty, self._trusted = False, True
-
-    def _export_payload(self, now: datetime) -> Iterator[bytes]:
-        """export.json's bytes, in pieces: our own file's message lines kept as they are, the tail's added
-        (the checks run now, the pieces are made as they are written)."""
-        self._encode_tail()
-        lines = self._tail_encoded
-        if self._trusted and self._facts.ours and not self._export_dirty and not self._updated:
-            raw = read_bytes_checked(self.export_json)
-            if hashlib.sha256(raw).hexdigest() != self._facts.sha256:
-                raise DataFormatError(f"{self.export_json} changed while this run was going; "
-                                      "refusing to overwrite it")
-            kept = message_lines(raw)
-            if kept is not None:
-                lines = [kept, *lines] if kept else lines
-                return export_parts(self.channel.as_dict(), lines, utc_iso(now), self.messages_total())
-        base = self.messages[:self._facts.messages_total]
-        return export_parts(self.channel.as_dict(), [encode_message(m) for m in base] + lines, utc_iso(now),
-                            self.messages_total())
 
     @staticmethod
     def _write(path: Path, payload: bytes) -> None:
@@ -651,7 +720,9 @@ class ExportStore:
         self.compact(now)
 
     def close(self) -> None:
-        """Release the journal's file and lock (a journal that was not compacted stays for the next run)."""
+        """Release the journal's file and lock (a journal that was not compacted stays for the next run)
+        and remove the next export.json's temp file if it was not finished."""
+        self._drop_next(None)
         if self._writer is not None:
             self._writer.close()
             self._writer = None

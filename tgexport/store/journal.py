@@ -22,7 +22,7 @@ import contextlib
 import errno
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,36 +127,43 @@ class JournalWriter:
             self._fd = None
 
 
-@dataclass
-class JournalContents:
-    """The valid entries of a journal, in order, and a note when a torn last line was ignored."""
+class JournalReader:
+    """The valid entries of a journal, in order, read one line at a time (a journal can hold a whole
+    killed run's records); `torn_note` says when a torn last line was ignored. Iterating raises
+    DataFormatError (naming the file and line) at damage before the end."""
 
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    torn_note: str | None = None
+    def __init__(self, path: Path, channel_id: int, guard: PathGuard) -> None:
+        self.path, self.channel_id, self.guard = Path(path), channel_id, guard
+        self.torn_note: str | None = None
 
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with open(self.path, "rb") as handle:
+            lines = iter(handle)
+            line, number = next(lines, b""), 0
+            while line:
+                following, number = next(lines, b""), number + 1
+                if not line.endswith(b"\n"):  # the last line, cut short by a kill
+                    self.torn_note = _torn(self.path, len(line))
+                    return
+                entry = self._parse(line[:-1], number, last=not following)
+                if entry is None:
+                    return
+                if number > 1:
+                    yield entry
+                line = following
 
-def read_journal(path: Path, channel_id: int, guard: PathGuard) -> JournalContents:
-    """Parse and check every line; DataFormatError (naming the file and line) for damage before the end."""
-    raw = Path(path).read_bytes()
-    chunks = raw.split(b"\n")
-    complete, tail = chunks[:-1], chunks[-1]
-    contents = JournalContents()
-    for number, line in enumerate(complete, start=1):
+    def _parse(self, line: bytes, number: int, last: bool) -> dict[str, Any] | None:
         try:
             entry = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            if number == len(complete) and not tail:
-                contents.torn_note = _torn(path, len(line))
-                break
-            raise damaged(path, f"line {number} is damaged ({exc})", REFUSE) from exc
-        problem = _check_entry(entry, number, channel_id, guard)
+            if last:
+                self.torn_note = _torn(self.path, len(line))
+                return None
+            raise damaged(self.path, f"line {number} is damaged ({exc})", REFUSE) from exc
+        problem = _check_entry(entry, number, self.channel_id, self.guard)
         if problem:
-            raise damaged(path, f"line {number} {problem}", REFUSE)
-        if number > 1:
-            contents.entries.append(entry)
-    if tail:
-        contents.torn_note = _torn(path, len(tail))
-    return contents
+            raise damaged(self.path, f"line {number} {problem}", REFUSE)
+        return entry
 
 
 def _torn(path: Path, size: int) -> str:

@@ -8,11 +8,14 @@ encoding them again). JSON strings never hold a raw newline, so the markers belo
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from json.encoder import encode_basestring
+from pathlib import Path
 from typing import Any, BinaryIO
 
+from errors import DataFormatError
 from tgexport.core.atomic_json import dump_json_text
 
 try:  # one C encoder for every message: json.dumps(..., ensure_ascii=False) builds a new encoder per call
@@ -32,7 +35,10 @@ def _not_serializable(value: Any) -> None:
 
 _ENCODER = (_c_make_encoder(None, _not_serializable, encode_basestring, None, ": ", ", ", False, False, True)
             if _c_make_encoder is not None else None)
-_RESULT_CHUNK = 1000  # messages per write when printing a result or writing export.json
+_CHUNK = 1 << 20  # bytes per read/write when export.json's lines are copied or printed
+_HEAD_LIMIT = 1 << 20  # export.json's head (channel_info) is read up to this many bytes
+_TAIL_LIMIT = 4096  # ... and its end (export_date, total_messages) from this many last bytes
+_RESULT_CHUNK = 1000  # messages per piece when export_parts writes export.json
 _BIG = 1 << 20  # a line this long is written on its own (never copied into a run)
 
 
@@ -44,28 +50,112 @@ def encode_message(record: dict[str, Any]) -> bytes:
     return "".join(_ENCODER(record, 0)).encode("utf-8")
 
 
-class EncodedRecords(list):
-    """Message records plus their `encode_message` bytes (`encoded`, same order), so a result that
-    lists them is printed without encoding them again."""
-
-    def __init__(self, records: Iterable[dict[str, Any]], encoded: list[bytes]) -> None:
-        super().__init__(records)
-        self.encoded = encoded
-
-
 def write_result(result: Any, out: BinaryIO) -> None:
-    """`dump_json_text(result)` as UTF-8 on `out`, byte for byte; a trailing `new_messages` list of
-    EncodedRecords is streamed from its bytes instead of being built as one string."""
+    """`dump_json_text(result)` as UTF-8 on `out`, byte for byte; a trailing `new_messages` of
+    RecordLines is streamed from export.json's bytes instead of being built as one string (and closed)."""
     messages = result.get("new_messages") if isinstance(result, dict) else None
-    if not isinstance(messages, EncodedRecords) or not messages or list(result)[-1] != "new_messages":
+    if not isinstance(messages, RecordLines):
         out.write(dump_json_text(result).encode("utf-8"))
         return
-    head, marker, tail = dump_json_text({**result, "new_messages": []}).rpartition('"new_messages": []')
-    out.write((head + '"new_messages": [\n    ').encode("utf-8"))
-    lines = messages.encoded
-    for start in range(0, len(lines), _RESULT_CHUNK):
-        out.write((b",\n    " if start else b"") + _SEP.join(lines[start:start + _RESULT_CHUNK]))
+    if not messages:
+        messages.close()
+        out.write(dump_json_text({**result, "new_messages": []}).encode("utf-8"))
+        return
+    # a top-level member is the only place where this text follows a newline and two spaces
+    head, _, tail = dump_json_text({**result, "new_messages": []}).partition('\n  "new_messages": []')
+    out.write((head + '\n  "new_messages": [\n    ').encode("utf-8"))
+    try:
+        for chunk in messages.chunks():
+            out.write(chunk)
+    finally:
+        messages.close()
     out.write(("\n  ]" + tail).encode("utf-8"))
+
+
+def _frame(channel_info: dict[str, Any], export_date: str, total: int) -> tuple[bytes, bytes]:
+    full = dump_json_text({"channel_info": channel_info, "messages": [], "export_date": export_date,
+                           "total_messages": total}).encode("utf-8")
+    at = full.index(_EMPTY)
+    return full[:at], full[at + len(_EMPTY):]
+
+
+def export_head(channel_info: dict[str, Any]) -> bytes:
+    """export.json up to its `"messages"` member (it depends on channel_info alone)."""
+    return _frame(channel_info, "", 0)[0]
+
+
+def line_prefix(first: bool) -> bytes:
+    """What goes before a message line: the opening of the list for the first, else the separator."""
+    return _OPEN if first else _SEP
+
+
+def export_end(channel_info: dict[str, Any], export_date: str, total: int, has_lines: bool) -> bytes:
+    """export.json after its message lines (`has_lines` False: after `"messages": [],`)."""
+    return (b"\n  ],\n" if has_lines else _EMPTY) + _frame(channel_info, export_date, total)[1]
+
+
+def message_span(path: Path) -> tuple[int, int] | None:
+    """Byte offsets [start, end) of the message lines of an export.json in this layout that holds
+    messages, read from its first and last bytes only; None when not recognised."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        start = handle.read(_HEAD_LIMIT).find(_OPEN)
+        handle.seek(max(0, size - _TAIL_LIMIT))
+        tail = handle.read()
+    end = tail.rfind(_CLOSE)
+    if start < 0 or end < 0:
+        return None
+    start, end = start + len(_OPEN), size - len(tail) + end
+    return (start, end) if end > start else None
+
+
+def read_span(path: Path, start: int, end: int, sha256: str) -> Iterator[bytes]:
+    """The file's bytes [start, end) in chunks, the whole file hashed on the way: DataFormatError
+    at the end when it is no longer the file whose sha256 was recorded."""
+    digest, at = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            low, high = max(start, at), min(end, at + len(chunk))
+            if low < high:
+                yield chunk[low - at:high - at]
+            at += len(chunk)
+    if digest.hexdigest() != sha256:
+        raise DataFormatError(f"{path} changed while this run was going; refusing to overwrite it")
+
+
+class RecordLines:
+    """`count` message lines that export.json holds in bytes [start, end) (a run's new records),
+    read back from the file when printed or iterated, never held in memory. The file is opened
+    at once (while the export is locked): a later rename of another version over it does not
+    move these bytes (POSIX; on Windows such a rename waits until `close()`)."""
+
+    def __init__(self, path: Path, start: int, end: int, count: int) -> None:
+        self.start, self.end, self.count = start, end, count
+        self._handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - kept open until close()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def chunks(self) -> Iterator[bytes]:
+        """The lines as they are in export.json: encoded messages joined by the separator."""
+        self._handle.seek(self.start)
+        left = self.end - self.start
+        while left > 0:
+            chunk = self._handle.read(min(_CHUNK, left))
+            if not chunk:
+                raise DataFormatError(f"{self._handle.name} ended before its new messages")
+            left -= len(chunk)
+            yield chunk
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Each record, parsed from its line."""
+        self._handle.seek(self.start)
+        while self._handle.tell() < self.end:
+            yield json.loads(self._handle.readline().strip().removesuffix(b","))
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def export_parts(channel_info: dict[str, Any], lines: list[bytes], export_date: str, total: int) -> Iterator[bytes]:

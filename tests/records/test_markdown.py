@@ -97,3 +97,23 @@ def test_round_trip_property(message: tuple[str, list[dict]]) -> None:
         _round_trip(text, entities)
     else:
         assert to_markdown(text, entities) == text
+
+
+def test_the_quick_paths_write_what_the_general_one_writes() -> None:
+    """Entities before the first astral character (no UTF-16 map), side by side (cut directly), next to
+    entities after an astral character, crossing each other, or in text that needs escapes."""
+    bold, italic = {"type": "bold", "offset": 0, "length": 2}, {"type": "italic", "offset": 2, "length": 3}
+    link = {"type": "text_url", "offset": 3, "length": 5, "url": "https://e.org/x"}
+    cases = [
+        ("Hi there 🙂 x", [bold, link], "**Hi** [there](https://e.org/x) 🙂 x"),
+        ("Hithere", [bold, italic], "**Hi**__the__re"),
+        ("🙂 Hi 🎉", [{"type": "bold", "offset": 3, "length": 2}], "🙂 **Hi** 🎉"),
+        ("🙂🎉", [{"type": "bold", "offset": 1, "length": 2}], "🙂🎉"),  # edges inside surrogate pairs
+        ("a*b c", [{"type": "bold", "offset": 4, "length": 1}], "a\\*b **c**"),
+        ("Hithere", [{"type": "bold", "offset": 0, "length": 5}, italic], "**Hi__the__**re"),  # nested
+        ("Hi", [{"type": "bold", "offset": 0, "length": 3}], "Hi"),  # past the end
+        ("#tag >x", [{"type": "hashtag", "offset": 0, "length": 4}], "#tag >x"),
+    ]
+    for text, ents, expected in cases:
+        assert to_markdown(text, ents) == expected, text
+        _round_trip(text, ents)

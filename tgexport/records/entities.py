@@ -23,15 +23,24 @@ def snake_name(cls: type, prefix: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+# Per entity class: (type name, record key of its extra field, TL attribute, whether it is an int),
+# filled on first sight of the class (one dict lookup per entity after that).
+_SPECS: dict[type, tuple[str, str | None, str, bool]] = {}
+
+
+def _spec(cls: type) -> tuple[str, str | None, str, bool]:
+    key, attr = _EXTRA.get(cls, (None, ""))
+    spec = _SPECS[cls] = (snake_name(cls, "MessageEntity"), key, attr, key not in (None, "url", "language"))
+    return spec
+
+
 def entity_dict(entity: Any) -> dict[str, Any]:
     """One entity: type (snake case TL name), offset, length, and its extra field when it has one."""
-    cls = type(entity)
-    item: dict[str, Any] = {"type": snake_name(cls, "MessageEntity"), "offset": int(entity.offset),
-                            "length": int(entity.length)}
-    extra = _EXTRA.get(cls)
-    if extra is not None:
-        value = getattr(entity, extra[1], None)
-        item[extra[0]] = value if value is None or extra[0] in ("url", "language") else int(value)
+    name, key, attr, as_int = _SPECS.get(type(entity)) or _spec(type(entity))
+    item: dict[str, Any] = {"type": name, "offset": int(entity.offset), "length": int(entity.length)}
+    if key is not None:
+        value = getattr(entity, attr, None)
+        item[key] = int(value) if as_int and value is not None else value
     return item
 
 

@@ -14,6 +14,7 @@ from tgexport.records.entities import snake_name
 log = logging.getLogger("tgexport.records")
 
 # Media that are files (media_files), or have their own key (poll, web_page): no attachment.
+_EMOJI = types.ReactionEmoji
 _NOT_ATTACHMENTS = (types.MessageMediaPhoto, types.MessageMediaDocument, types.MessageMediaPoll,
                     types.MessageMediaWebPage, types.MessageMediaEmpty)
 
@@ -24,17 +25,18 @@ def reactions_dict(reactions: Any) -> dict[str, Any] | None:
     if not results:
         return None
     items = [_reaction_item(r.reaction, int(r.count)) for r in results]
-    return {"total": sum(item["count"] for item in items), "items": items}
+    return {"total": sum([item["count"] for item in items]), "items": items}
 
 
 def _reaction_item(reaction: Any, count: int) -> dict[str, Any]:
-    if isinstance(reaction, types.ReactionEmoji):
+    cls = type(reaction)
+    if cls is _EMOJI or isinstance(reaction, _EMOJI):
         return {"type": "emoji", "emoji": reaction.emoticon, "count": count}
     if isinstance(reaction, types.ReactionCustomEmoji):
         return {"type": "custom_emoji", "custom_emoji_id": int(reaction.document_id), "count": count}
     if isinstance(reaction, types.ReactionPaid):
         return {"type": "paid", "count": count}
-    return {"type": snake_name(type(reaction), "Reaction"), "count": count}
+    return {"type": snake_name(cls, "Reaction"), "count": count}
 
 
 def replies_dict(replies: Any) -> dict[str, Any] | None:

@@ -55,6 +55,17 @@ def utf16_index(text: str) -> Units | None:
     return Units(text, astral) if astral else None
 
 
+def _index(text: str, candidates: list[dict[str, Any]]) -> Units | None:
+    """`utf16_index(text)` as far as `candidates` can tell: None also when every entity ends at or before
+    the first astral character (the units before it are their own indexes)."""
+    if text.isascii():
+        return None
+    first = _ASTRAL.search(text)
+    if first is None or max(e["offset"] + e["length"] for e in candidates) <= first.start():
+        return None
+    return Units(text, [m.start() for m in _ASTRAL.finditer(text, first.start())])
+
+
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
@@ -85,10 +96,18 @@ def expressible(text: str, entities: list[dict[str, Any]], index: Units | None =
     """The entities the Markdown carries, in order: known kinds, non-empty, inside the text, and
     none crossing a code/pre span, a link of another link, or a bold of another bold (etc.).
     `index`: `utf16_index(text)` when `known` (computed here otherwise)."""
-    candidates = [e for e in entities if e.get("type") in _EXPRESSIBLE_SET and e["length"] > 0]
+    candidates = _candidates(entities)
     if not candidates:  # the common case of Telegram's own entities (hashtags, URLs, mentions)
         return []
-    index = index if known else utf16_index(text)
+    return _select(text, candidates, index if known else _index(text, candidates))
+
+
+def _candidates(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entities if e.get("type") in _EXPRESSIBLE_SET and e["length"] > 0]
+
+
+def _select(text: str, candidates: list[dict[str, Any]], index: Units | None) -> list[dict[str, Any]]:
+    """`expressible` of the non-empty candidates of known kinds (sorted here)."""
     size = len(text) if index is None else index.size
     text16 = text if index is None else None
     kept: list[dict[str, Any]] = []
@@ -96,6 +115,8 @@ def expressible(text: str, entities: list[dict[str, Any]], index: Units | None =
     by_kind: dict[str, list[tuple[int, int]]] = {}
     if len(candidates) > 1:
         candidates.sort(key=_span_order)
+    if index is None and _flat(candidates) and candidates[-1]["offset"] + candidates[-1]["length"] <= size:
+        return candidates  # side by side, inside the text, no quote: each crosses nothing
     for entity in candidates:
         kind, start = entity["type"], entity["offset"]
         span = (start, start + entity["length"])
@@ -133,6 +154,16 @@ def _span_order(entity: dict[str, Any]) -> tuple[int, int]:
     return entity["offset"], -entity["length"]
 
 
+def _flat(entities: list[dict[str, Any]]) -> bool:
+    """True when the (sorted) entities lie side by side from offset 0 on, none a blockquote."""
+    end = 0
+    for entity in entities:
+        if entity["offset"] < end or entity["type"] == "blockquote":
+            return False
+        end = entity["offset"] + entity["length"]
+    return True
+
+
 def _as_units(text: str) -> str:
     """The text with every astral character as two placeholder units (for UTF-16 position tests)."""
     return "".join(ch if ord(ch) < 0x10000 else "\ufffd\ufffd" for ch in text)
@@ -158,15 +189,18 @@ def _markers(entity: dict[str, Any]) -> tuple[str, str]:
 
 
 def _escape_url(value: str, stop: str) -> str:
+    if "\\" not in value and stop not in value:
+        return value
     return value.replace("\\", "\\\\").replace(stop, "\\" + stop)
 
 
-def _escaper(pattern: str) -> Callable[[str], str]:
-    """A function that puts a backslash before every match (searching first: most text has none)."""
-    regex = re.compile(pattern)
+def _escaper(pattern: str, chars: str) -> Callable[[str], str]:
+    """A function that puts a backslash before every match of `pattern`; `chars`, a character class
+    that every match starts with, is searched first (most text has none, and it is far quicker)."""
+    regex, needed = re.compile(pattern), re.compile(chars)
 
     def escape(segment: str) -> str:
-        return regex.sub(_backslash, segment) if regex.search(segment) else segment
+        return regex.sub(_backslash, segment) if needed.search(segment) else segment
     return escape
 
 
@@ -174,8 +208,9 @@ def _backslash(match: re.Match[str]) -> str:
     return "\\" + match.group()
 
 
-_escape_plain = _escaper(r"[\\`*_~|\[\]]|(?<=\n)>|<(?=/?u>)")
-_escape_code = _escaper(r"[\\`]|(?<=\n)>")
+_SPECIAL = re.compile(r"[\\`*_~|\[\]<>]")  # every character an escape starts with, in code or not
+_escape_plain = _escaper(r"[\\`*_~|\[\]]|(?<=\n)>|<(?=/?u>)", _SPECIAL.pattern)
+_escape_code = _escaper(r"[\\`]|(?<=\n)>", r"[\\`>]")
 _QUOTE_KEY = -(1 << 62)  # a quote's `> ` comes first at its position: right after the newline
 
 
@@ -208,12 +243,15 @@ def to_markdown(text: str, entities: list[dict[str, Any]]) -> str:
     if not entities:
         return text
     index, kept = None, []
-    if any(e.get("type") in _EXPRESSIBLE_SET for e in entities):
-        index = utf16_index(text)
-        kept = expressible(text, entities, index, known=True)
+    candidates = _candidates(entities)
+    if candidates:
+        index = _index(text, candidates)
+        kept = _select(text, candidates, index)
     if not kept:  # only entities Telegram detects by itself (hashtags, URLs, mentions…): escapes alone
         piece = _escape_plain(text)
         return "\\" + piece if piece.startswith(">") else piece
+    if index is None and _flat(kept) and not _SPECIAL.search(text):
+        return _render_flat(text, kept)
     events, quotes, literal = _events(kept, index)
     if quotes:
         events = sorted(events + [(end, _QUOTE_KEY, "") for _, end in quotes])  # cut where a quote ends
@@ -230,6 +268,20 @@ def to_markdown(text: str, entities: list[dict[str, Any]]) -> str:
             last = pos
         if marker:
             out.append(marker)
+    return "".join(out)
+
+
+def _render_flat(text: str, kept: list[dict[str, Any]]) -> str:
+    """`to_markdown` when the entities lie side by side, no quote, offsets are indexes and the text
+    needs no escape: the text cut at the entities' edges, with their markers."""
+    out: list[str] = []
+    last = 0
+    for entity in kept:
+        start, end = entity["offset"], entity["offset"] + entity["length"]
+        opener, closer = _markers(entity)
+        out += (text[last:start], opener, text[start:end], closer)
+        last = end
+    out.append(text[last:])
     return "".join(out)
 
 

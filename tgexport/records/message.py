@@ -8,6 +8,7 @@ message has no text of its own; `service` (`{"action": ...}`) on service message
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from telethon.tl import types
@@ -22,6 +23,18 @@ CONTRACT_KEYS = ("id", "date", "text", "media_files", "forwarded", "reply_to_msg
 READER_KEYS = ("entities", "text_markdown", "edit_date", "grouped_id", "post_author", "pinned", "reactions",
                "replies", "web_page", "attachment")
 _ATTACHMENTS = AttachmentReader()  # callers without a run of their own share this one
+# What a record reads from a message besides id and date, in one C call for a `Message` (which has them all).
+_FIELDS = ("message", "fwd_from", "reply_to", "entities", "edit_date", "reactions", "replies", "media", "views",
+           "forwards", "grouped_id", "post_author", "pinned")
+_READ_FIELDS = attrgetter(*_FIELDS)
+_MESSAGE = types.Message
+
+
+def _fields(message: Any) -> tuple[Any, ...]:
+    """The _FIELDS of a message (None for those a `MessageService` or other kind has not got)."""
+    if type(message) is _MESSAGE or isinstance(message, _MESSAGE):  # isinstance of a TL class is slow (ABC)
+        return _READ_FIELDS(message)
+    return tuple(getattr(message, name, None) for name in _FIELDS)
 
 
 def _iso(moment: Any) -> str | None:
@@ -89,38 +102,34 @@ def message_to_record(message: Any, media_files: list[dict[str, Any]] | None = N
     for the common case (a text message without entities, reactions or media; BENCHMARKS.md).
     `attachments` is the run's reader (one warning per unknown media kind and run).
     """
-    text = getattr(message, "message", None)
-    text = text if type(text) is str else _plain(text)
-    fwd = getattr(message, "fwd_from", None)
-    reply = getattr(message, "reply_to", None)
+    message_id = int(message.id)
     date = message.date
-    entities = getattr(message, "entities", None)
-    edited = getattr(message, "edit_date", None)
-    reactions = getattr(message, "reactions", None)
-    replies = getattr(message, "replies", None)
-    media = getattr(message, "media", None)
+    (text, fwd, reply, entities, edited, reactions, replies, media, views, forwards, grouped_id, post_author,
+     pinned) = _fields(message)
+    text = text if type(text) is str else _plain(text)
     found = entity_dicts(entities) if entities else []
     record: dict[str, Any] = {
-        "id": int(message.id),
+        "id": message_id,
         "date": None if date is None else utc_iso(date),
         "text": text,
         "media_files": list(media_files) if media_files else [],
         "forwarded": None if fwd is None else _forwarded(fwd),
-        "reply_to_msg_id": reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply),
-        "views": getattr(message, "views", None),
-        "forwards": getattr(message, "forwards", None),
+        "reply_to_msg_id": None if reply is None else (
+            reply.reply_to_msg_id if type(reply) is _REPLY_HEADER else _reply_to(reply)),
+        "views": views,
+        "forwards": forwards,
         "entities": found,
         "text_markdown": to_markdown(text, found) if found else text,
         "edit_date": None if edited is None else utc_iso(edited),
-        "grouped_id": getattr(message, "grouped_id", None),
-        "post_author": getattr(message, "post_author", None),
-        "pinned": bool(getattr(message, "pinned", False)),
+        "grouped_id": grouped_id,
+        "post_author": post_author,
+        "pinned": bool(pinned),
         "reactions": None if reactions is None else reactions_dict(reactions),
         "replies": None if replies is None else replies_dict(replies),
         "web_page": None if media is None else web_page_dict(media),
-        "attachment": None if media is None else (attachments or _ATTACHMENTS)(media, int(message.id)),
+        "attachment": None if media is None else (attachments or _ATTACHMENTS)(media, message_id),
     }
-    if isinstance(message, types.MessageService):
+    if type(message) is not _MESSAGE and isinstance(message, types.MessageService):
         record["text"] = record["text_markdown"] = ""
         record["service"] = service_dict(message.action)
     elif media is not None and isinstance(media, types.MessageMediaPoll):

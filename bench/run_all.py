@@ -28,7 +28,7 @@ from common import BENCH_DIR, REPO_ROOT, machine  # noqa: E402
 
 
 def run_media(quick: bool, results: Path) -> dict[str, Any]:
-    """bench/media_bench.py's run() when that file exists (the media helper's), else parser_vs_raw's media part."""
+    """bench/media_bench.py's run() when that file exists, else parser_vs_raw's media part."""
     module = report._load("media_bench")
     if module is None:
         return {"source": "parser_vs_raw", "result": parser_vs_raw.run_media(1 if quick else 3, results)}

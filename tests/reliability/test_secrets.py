@@ -207,8 +207,8 @@ def test_existing_session_is_tightened_on_open(tmp_path: Path) -> None:
 
 @POSIX
 @pytest.mark.parametrize("make_lock", [
-    lambda tmp: SessionLock(tmp / "acc"),  # session_lock.py (hardening helper)
-    lambda tmp: ExportLock(tmp / "out", 1333444555),  # tgexport/store/lock.py (hardening helper)
+    lambda tmp: SessionLock(tmp / "acc"),  # session_lock.py
+    lambda tmp: ExportLock(tmp / "out", 1333444555),  # tgexport/store/lock.py
 ], ids=["session-lock", "export-lock"])
 def test_lock_files_are_owner_only(tmp_path: Path, make_lock) -> None:
     """Lock files name their owner (PID, host, command): 0600 while held, removed on release."""

@@ -20,7 +20,7 @@ from tests.proxy.proxy_kit import (
 )
 
 
-@pytest.mark.parametrize(("scheme", "user"), [("socks5", None), ("socks5", "alice"), ("http", "bob")])
+@pytest.mark.parametrize(("scheme", "user"), [("socks5", None), ("socks5", "alice"), ("socks4", None), ("http", "bob")])
 def test_full_parse_through_the_proxy(scheme: str, user: str | None, server_factory: Any, tmp_path: Path) -> None:
     server = server_factory(scenario())
     with running_pproxy(scheme, tmp_path, user, PASSWORD if user else None) as proxy:

@@ -91,24 +91,24 @@ class AuthError(ParserError):
     code = AUTH_ERROR
 
 
-class RateLimitError(ParserError):
-    """FloodWait longer than the allowed maximum; `retry_after` is in seconds."""
+class WaitError(ParserError):
+    """Telegram asked to wait: `retry_after` is in seconds (the base of RateLimitError and TakeoutDelayError)."""
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class RateLimitError(WaitError):
+    """FloodWait longer than the allowed maximum."""
 
     code = RATE_LIMIT
 
-    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
-        super().__init__(message, retry_after=retry_after, **details)
-        self.retry_after = retry_after
 
-
-class TakeoutDelayError(ParserError):
-    """Telegram holds a takeout (data export) `retry_after` seconds until the user confirms it (TAKEOUT_INIT_DELAY_X)."""
+class TakeoutDelayError(WaitError):
+    """Telegram holds a takeout (data export) until the user confirms it (TAKEOUT_INIT_DELAY_X)."""
 
     code = TAKEOUT_DELAY
-
-    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
-        super().__init__(message, retry_after=retry_after, **details)
-        self.retry_after = retry_after
 
 
 class NetworkError(ParserError):

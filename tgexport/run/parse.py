@@ -26,7 +26,7 @@ from errors import (
     NetworkError,
     ParserError,
     RateLimitError,
-    TakeoutDelayError,
+    WaitError,
     as_parser_error,
     error_code_of,
     error_json,
@@ -239,7 +239,7 @@ class ParseRun:
     def _as_stop(self, exc: BaseException) -> BaseException:
         """Note why the run stops (`retry_after`, `interrupted`); a write the disk refused becomes
         STORAGE_ERROR naming its file (or, when the OSError names none, the export directory)."""
-        if isinstance(exc, RateLimitError | TakeoutDelayError):
+        if isinstance(exc, WaitError):
             self.retry_after = exc.retry_after
         if _interruption(exc):
             self.interrupted = True

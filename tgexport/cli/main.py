@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -27,6 +28,9 @@ async def run_command(args: argparse.Namespace, cfg: config.Config, run_id: str,
     A parse that stops early leaves its partial result in `stopped["result"]`.
     """
     from tgexport.run.parser import TelegramParser  # Telethon loads only after the arguments are valid
+
+    gc.freeze()  # what is loaded by now (Telethon's TL classes above all) lives as long as the process:
+    # kept out of every later full collection, which would otherwise walk it again and again
 
     parser = TelegramParser(
         cfg.api_id, cfg.api_hash, args.session_file, auth_state_dir=cfg.log_dir,

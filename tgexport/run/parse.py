@@ -9,6 +9,7 @@ every exit (docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
@@ -376,11 +377,13 @@ class ParseRun:
         top = self.known.top_message_id if self.known is not None else None
         window = DateWindow(o.date_from, o.date_to)
         self.in_history = True  # an exception now comes from a history request
-        async for page in reader.pages(self.store.last_message_id, window, self.progress, until_id=top):
-            self.in_history = False
-            signals.raise_if_stopping()
-            await self._process_page(page)
-            self.in_history = True
+        pages = reader.pages(self.store.last_message_id, window, self.progress, until_id=top)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                self.in_history = False
+                signals.raise_if_stopping()
+                await self._process_page(page)
+                self.in_history = True
         self.in_history = False
 
     async def _process_page(self, page: list[Any]) -> None:

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 def utc_iso(moment: datetime) -> str:
     """Format an aware or naive-UTC datetime as `YYYY-MM-DDTHH:MM:SSZ`.
 
-    `isoformat` (C, ~5x faster than strftime) starts with `YYYY-MM-DDTHH:MM:SS`; it runs per message.
+    `isoformat()` (C, ~3x faster than strftime; a keyword argument costs half as much again) always
+    starts with `YYYY-MM-DDTHH:MM:SS`, whatever follows; it runs for every message.
     """
     if moment.tzinfo is not None and moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="seconds")[:19] + "Z"
+    return moment.isoformat()[:19] + "Z"
 
 
 def utc_now_iso() -> str:

@@ -21,9 +21,7 @@ from errors import RateLimitError
 from testkit.inproc import generated_channel
 from testkit.server import make_session, open_client
 from tgexport.client.flood import FloodController
-from tgexport.config.options import ParseOptions
 from tgexport.history.pages import DateWindow, HistoryReader, ScanProgress
-from tgexport.run.parse import ParseRun
 
 PEER = types.InputPeerChannel(channel_id=1, access_hash=0)
 DAY = datetime(2024, 1, 1, tzinfo=UTC)
@@ -135,13 +133,16 @@ def test_a_stop_cancels_the_page_asked_ahead_and_leaves_no_task() -> None:
     assert client.cancelled == 1
 
 
-def test_a_flood_wait_on_the_page_asked_ahead_stops_the_next_iteration() -> None:
+def test_a_flood_wait_on_the_page_asked_ahead_is_handled_when_the_caller_asks_for_it() -> None:
     client = FakeHistory(500, flood_on_call=2)
     events = Events()
     got: list[int] = []
 
     async def scan() -> None:
         async for page in _reader(client, events).pages(0, DateWindow(), ScanProgress(position=0)):
+            for _ in range(50):  # the caller gives the loop many turns while it processes the page
+                await asyncio.sleep(0)
+            assert events.seen == []  # the wait is the caller's, once it asks for the next page
             got.append(len(page))
 
     with pytest.raises(RateLimitError) as stop:
@@ -176,50 +177,3 @@ def _wait_for_requests(server: Any, count: int, bound: float = 10.0) -> int:
     while server.requests.count("messages.getHistory") < count and time.monotonic() < deadline:
         time.sleep(0.01)
     return server.requests.count("messages.getHistory")
-
-
-def test_the_flood_controller_counts_the_waits_going_on() -> None:
-    """`waiting` is 1 while a FloodWait is waited out (also for a wait that is cancelled), 0 after."""
-    seen: list[int] = []
-    controller: FloodController
-
-    async def sleep(_seconds: float) -> None:
-        seen.append(controller.waiting)
-        if len(seen) == 2:
-            raise asyncio.CancelledError
-
-    controller = FloodController(extra=0, max_wait=7200, log=Events(), sleep=sleep, request_timeout=None)
-    client = FakeHistory(10, flood_on_call=1)
-    request = functions.messages.GetHistoryRequest(peer=PEER, offset_id=1, offset_date=None, add_offset=-100,
-                                                   limit=100, max_id=0, min_id=0, hash=0)
-    asyncio.run(controller.call(lambda: client(request), what="messages.getHistory"))
-    assert seen == [1] and controller.waiting == 0
-    client.calls.clear()
-    client.flood_on_call = 1
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(controller.call(lambda: client(request), what="messages.getHistory"))
-    assert seen == [1, 1] and controller.waiting == 0
-
-
-class _PendingStore:
-    def __init__(self) -> None:
-        self.checkpoints = 0
-
-    def pending_records(self) -> int:
-        return 1
-
-    def checkpoint(self) -> bool:
-        self.checkpoints += 1
-        return True
-
-
-def test_records_committed_while_a_wait_goes_on_are_journaled_at_once(tmp_path: Path) -> None:
-    """The page asked ahead may be waiting out a FloodWait while this page's records are committed:
-    they are journaled at once, not after the wait (a kill during a long wait keeps them)."""
-    run = ParseRun(None, ParseOptions.build("@chan", tmp_path), "run1", sleep=asyncio.sleep, clock=lambda: 0.0)
-    store = run.store = _PendingStore()  # type: ignore[assignment]
-    run._after_commit()
-    assert store.checkpoints == 0  # one pending record, no time passed, no wait: the policy keeps it
-    run.flood.waiting = 1
-    run._after_commit()
-    assert store.checkpoints == 1

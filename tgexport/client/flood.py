@@ -77,7 +77,6 @@ class FloodController:
         # Set by the owner once it has data to save (the parse run saves before a long wait).
         self.before_wait: Callable[[], None] | None = None
         self.events = 0
-        self.waiting = 0  # waits (FloodWait or back-off) going on now; a page asked ahead may be in one
 
     async def call(self, make_call: Callable[[], Awaitable[T]], *, what: str, bounded: bool = True) -> T:
         """Await `make_call()`, again after each FloodWait under `max_wait` and each missed deadline.
@@ -129,8 +128,4 @@ class FloodController:
     async def _pause(self, seconds: float) -> None:
         if self.before_wait is not None and seconds > 0:
             self.before_wait()
-        self.waiting += 1
-        try:
-            await self.sleep(seconds)
-        finally:
-            self.waiting -= 1
+        await self.sleep(seconds)

@@ -112,9 +112,23 @@ class HistoryReader:
             limit=PAGE_SIZE, max_id=0, min_id=0, hash=0,
         )
 
-    async def _fetch(self, offset_id: int, offset_date: datetime | None) -> Any:
-        return await self.flood.call(lambda: self.client(self._request(offset_id, offset_date)),
-                                     what="messages.getHistory")
+    def _ask(self, offset_id: int) -> asyncio.Future[Any]:
+        """The next page's first attempt, started now (after the mode's pause): the answer travels
+        while the caller processes the page before it. A FloodWait or missed deadline is handled in
+        `_fetch` when the caller asks for the page, after it committed the one before (as page by page)."""
+        async def first_attempt() -> Any:
+            await self._pause()
+            return await self.client(self._request(offset_id, None))
+        return asyncio.ensure_future(first_attempt())
+
+    async def _fetch(self, offset_id: int, offset_date: datetime | None,
+                     started: asyncio.Future[Any] | None = None) -> Any:
+        """One page through the FloodController; `started` is its first attempt when already under way."""
+        def attempt() -> Awaitable[Any]:
+            nonlocal started
+            first, started = started, None
+            return first if first is not None else self.client(self._request(offset_id, offset_date))
+        return await self.flood.call(attempt, what="messages.getHistory")
 
     async def _pause(self) -> None:
         await random_pause(self.page_pause, self.sleep)
@@ -131,28 +145,25 @@ class HistoryReader:
         # first message is included whatever the server's offset_date boundary is.
         offset_date = window.start - timedelta(seconds=1) if window.start and after_id <= 0 else None
         offset_id = progress.position + 1 if (progress.position > 0 or offset_date is None) else 0
-        ahead: asyncio.Future[Any] | None = asyncio.ensure_future(self._fetch(offset_id, offset_date))
-        try:
-            while ahead is not None:
-                result = await ahead
-                ahead = None
-                fault_points.hit("history_page")  # an answer arrived; nothing of it is processed yet
-                progress.pages += 1
-                page = self._take(result, window, progress)
-                if until_id is not None and progress.position >= until_id:
-                    progress.done = True
-                if not progress.done:  # the next page is asked for while this one is processed
-                    ahead = asyncio.ensure_future(self._next(progress.position + 1))
-                    await _hand_off()
+        result = await self._fetch(offset_id, offset_date)
+        while True:
+            fault_points.hit("history_page")  # an answer arrived; nothing of it is processed yet
+            progress.pages += 1
+            page = self._take(result, window, progress)
+            if until_id is not None and progress.position >= until_id:
+                progress.done = True
+            if progress.done:
                 yield page
-        finally:
-            if ahead is not None:  # a stop: the page asked for ahead is not wanted
+                return
+            offset_id = progress.position + 1
+            ahead = self._ask(offset_id)  # the page a page-by-page scan would ask for next
+            try:
+                await _hand_off()
+                yield page
+                result = await self._fetch(offset_id, None, started=ahead)
+            finally:  # after a stop the page asked ahead is not wanted; its outcome is seen either way
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
-
-    async def _next(self, offset_id: int) -> Any:
-        await self._pause()
-        return await self._fetch(offset_id, None)
 
     def _take(self, result: Any, window: DateWindow, progress: ScanProgress) -> list[Any]:
         """The in-window messages of one response; advances `progress` and decides when to stop."""

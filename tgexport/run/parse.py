@@ -424,10 +424,8 @@ class ParseRun:
 
     def _after_commit(self) -> None:
         """Checkpoint policy after records were committed: every `checkpoint_records` records or
-        CHECKPOINT_SEC seconds, whichever comes first (placed media are journaled as they land), and
-        at once while a wait goes on (the page asked ahead may be waiting out a FloodWait)."""
-        if self.flood.waiting or self.store.pending_records() >= self.checkpoint_records \
-                or self.clock() - self.last_save >= CHECKPOINT_SEC:
+        CHECKPOINT_SEC seconds, whichever comes first (placed media are journaled as they land)."""
+        if self.store.pending_records() >= self.checkpoint_records or self.clock() - self.last_save >= CHECKPOINT_SEC:
             self._checkpoint()
 
     def _save(self) -> None:

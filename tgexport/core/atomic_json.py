@@ -6,6 +6,7 @@ leftovers of a killed process (`remove_stale_temps`) without touching a live wri
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -161,12 +162,26 @@ def parse_json_bytes(path: Path, raw: bytes) -> Any:
         raise DataFormatError(f"{path} is not valid JSON ({exc}); refusing to overwrite it") from exc
 
 
-def read_bytes_checked(path: Path) -> bytes:
-    """The bytes of a data file; a directory (or other non-file) in its place is DataFormatError."""
+def _regular(path: Path) -> Path:
+    """`path`, when it is a regular file; a directory (or other non-file) in its place is DataFormatError."""
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path} is not a regular file; refusing to overwrite it")
-    return path.read_bytes()
+    return path
+
+
+def read_bytes_checked(path: Path) -> bytes:
+    """The bytes of a data file (see `_regular`)."""
+    return _regular(path).read_bytes()
+
+
+def sha256_checked(path: Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a data file (see `_regular`), read in chunks: memory stays flat whatever its size."""
+    digest = hashlib.sha256()
+    with open(_regular(path), "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json_strict(path: Path) -> Any:

@@ -11,7 +11,6 @@ re-read by id in the discussion group and the gone ones marked `deleted` (as ref
 """
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,17 +87,14 @@ class CommentsStep:
 
     def _records(self, wanted: set[int], checked: int, start_last_id: int,
                  new_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The records of `wanted` ids and of every id above `checked`, ascending."""
+        """`id` and `replies` of the posts with comments among `wanted` ids and every id above `checked`, ascending."""
         if checked >= start_last_id and not wanted:
             return [r for r in new_records if r["id"] > checked]  # the usual run: no need to read the export
-        messages = self.store.messages
-        start = bisect.bisect_right(messages, checked, key=lambda m: m["id"])
-        found = {m["id"]: m for m in messages[start:]}
-        for post_id in wanted - found.keys():
-            index = bisect.bisect_left(messages, post_id, key=lambda m: m["id"])
-            if index < len(messages) and messages[index]["id"] == post_id:
-                found[post_id] = messages[index]
-        return [found[i] for i in sorted(found)]
+        # wanted ids are refreshed posts, among the newest: the export is read from there on, one
+        # record at a time, and only what the step uses is kept (a first run covers every post)
+        low = min([checked + 1, *wanted])
+        return [{"id": m["id"], "replies": m.get("replies")} for m in self.store.iter_from(low)
+                if (m["id"] > checked or m["id"] in wanted) and has_comments(m)]
 
     async def _thread(self, post: dict[str, Any], result: CommentsResult) -> None:
         post_id = post["id"]

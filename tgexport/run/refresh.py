@@ -50,7 +50,7 @@ class Refresher:
         """Refresh the `count` newest records; `result` is filled as the work goes (a stop keeps it)."""
         if count <= 0 or self.store.messages_total() == 0:
             return
-        old = self.store.messages[-count:]
+        old = self.store.recent(count)
         fetched = await self.refetcher.fetch([r["id"] for r in old])
         result.refreshed = len(old)
         now = utc_iso(datetime.now(UTC))

@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from tgexport.core.atomic_json import (
     read_bytes_checked,
     read_json_strict,
     remove_stale_temps,
+    sha256_checked,
     write_bytes_atomic,
     write_json_atomic,
 )
@@ -65,7 +67,15 @@ from tgexport.store.journal import (
     messages_line,
     update_line,
 )
-from tgexport.store.layout import RecordLines, encode_message, export_bytes, message_lines, message_span
+from tgexport.store.layout import (
+    LINE_SEPARATOR,
+    RecordLines,
+    encode_message,
+    export_bytes,
+    lines_backwards,
+    message_lines,
+    message_span,
+)
 from tgexport.store.next_export import NextExport
 
 EXPORT_JSON = "export.json"
@@ -301,6 +311,9 @@ class ExportStore:
         self._written: tuple[tuple[int, int], int] | None = None  # last compaction: added lines' span, count
         self._updates: list[dict[str, Any]] = []  # records replaced since the last checkpoint (not journaled)
         self._updated = False  # export.json's records were replaced since it was last written
+        # export.json's newest records read from its end (not parsed whole), replacements applied:
+        # (byte offset of the first, every id from this one up is in it, the records)
+        self._newest: tuple[int, int, list[dict[str, Any]]] | None = None
         self._update_media = 0  # media items those replacements added (or removed) since then
         self._journaled_last = last_message_id
         self._disk_index: tuple[dict[str, str], dict[str, str]] = ({}, {})  # media-index.json as on disk
@@ -389,13 +402,13 @@ class ExportStore:
                 raise DataFormatError(f"{self.state_json} exists but {self.export_json} is missing; "
                                       "refusing to continue")
             return
-        raw = read_bytes_checked(self.export_json)
-        sha = hashlib.sha256(raw).hexdigest()
         known = ExportFacts.from_check(state.get("export_check")) if state else None
         self._export_dirty = False
-        if known is not None and known.sha256 == sha:
-            self._loaded, self._facts, self._trusted = None, known, True  # never parsed unless asked for
+        if known is not None and known.sha256 == sha256_checked(self.export_json):  # hashed in chunks
+            self._loaded, self._facts, self._trusted = None, known, True  # never read whole unless asked for
             return
+        raw = read_bytes_checked(self.export_json)
+        sha = hashlib.sha256(raw).hexdigest()
         data = parse_json_bytes(self.export_json, raw)
         messages, notes = dedupe_sorted(check_export(self.export_json, data, self.channel.id, guard))
         self._loaded, self._facts = messages, ExportFacts.of(messages, sha, data.get("channel_info"))
@@ -484,8 +497,88 @@ class ExportStore:
     def _base(self) -> list[dict[str, Any]]:
         """export.json's messages (parsed on first use when it was trusted by hash)."""
         if self._loaded is None:
-            self._loaded = self._parse_trusted_export()
+            loaded = self._parse_trusted_export()
+            if self._newest is not None and self._newest[2]:  # replacements made on its last lines
+                loaded[-len(self._newest[2]):] = self._newest[2]
+            self._loaded, self._newest = loaded, None
         return self._loaded
+
+    def _lines_readable(self) -> tuple[int, int] | None:
+        """export.json's message span when its lines can be read as they are (ours, unchanged), else None."""
+        facts = self._facts
+        if self._loaded is not None or not (self._trusted and facts.ours and not self._export_dirty
+                                            and facts.sha256 is not None and facts.messages_total):
+            return None
+        return message_span(self.export_json)
+
+    def _base_from(self, min_id: int, count: int = 0) -> list[dict[str, Any]]:
+        """export.json's records, ascending, holding at least every id >= `min_id` (and, with `count`,
+        the `count` newest): read from the end of the file when it is not held, so memory and time
+        follow the records asked for, not the export. The list is the one replacements are made in."""
+        newest = self._newest
+        if newest is not None and (newest[1] <= min_id and len(newest[2]) >= count):
+            return newest[2]
+        span = self._lines_readable()
+        if span is None:
+            return self._base()
+        offset, floor, records = span[1], 0, []
+        for at, line in lines_backwards(self.export_json, *span):
+            record = parse_json_bytes(self.export_json, line)
+            if not isinstance(record, dict) or type(record.get("id")) is not int:
+                raise DataFormatError(f"{self.export_json}: a message line is not a message; refusing to continue")
+            if record["id"] < min_id and len(records) >= count:
+                floor = record["id"] + 1
+                break
+            records.append(record)
+            offset = at
+        records.reverse()
+        if newest is not None:  # replacements already made on fewer lines
+            done = {r["id"]: r for r in newest[2]}
+            records = [done.get(r["id"], r) for r in records]
+        self._newest = (offset, floor, records)
+        return records
+
+    def recent(self, count: int) -> list[dict[str, Any]]:
+        """The `count` newest records, ascending (export.json's read from its end when not held)."""
+        if count <= 0:
+            return []
+        newer = [*(self._next.added_records() if self._next is not None else []), *self._tail]
+        if len(newer) >= count:
+            return newer[-count:]
+        base = self._base_from(self._facts.max_id + 1, count - len(newer))
+        return [*base, *newer][-count:]
+
+    def iter_from(self, min_id: int) -> Iterator[dict[str, Any]]:
+        """Every record with id >= `min_id`, ascending, one at a time: export.json's read line by line
+        from the first such line when it is not held (memory flat), replacements applied; then the
+        records this run added."""
+        newest = self._newest
+        done: dict[int, dict[str, Any]] = {}
+        base: Iterable[dict[str, Any]]
+        if self._loaded is None and newest is not None and newest[1] <= min_id:
+            base = newest[2]
+        elif (span := self._lines_readable()) is not None:
+            base, done = self._lines_from(span, min_id), {r["id"]: r for r in (newest[2] if newest else [])}
+        else:
+            base = self._base()
+        for record in base:
+            if record["id"] >= min_id:
+                yield done.get(record["id"], record)
+        yield from (r for r in (self._next.added_records() if self._next is not None else []) if r["id"] >= min_id)
+        yield from (r for r in self._tail if r["id"] >= min_id)
+
+    def _lines_from(self, span: tuple[int, int], min_id: int) -> Iterator[dict[str, Any]]:
+        """export.json's records from the first with id >= `min_id` on, parsed one line at a time."""
+        first = span[1]
+        for at, line in lines_backwards(self.export_json, *span):
+            if parse_json_bytes(self.export_json, line)["id"] < min_id:
+                break
+            first = at
+        lines = RecordLines(self.export_json, first, span[1], 0)
+        try:
+            yield from lines
+        finally:
+            lines.close()
 
     def _parse_trusted_export(self) -> list[dict[str, Any]]:
         raw = read_bytes_checked(self.export_json)
@@ -510,12 +603,13 @@ class ExportStore:
         self._updates.extend(records)
 
     def _replace(self, records: list[dict[str, Any]]) -> int:
-        """Put `records` in place of the held ones with their ids: export.json's (parsed), those already
-        in the next export.json (read back, then that file is rebuilt) or the tail."""
+        """Put `records` in place of the held ones with their ids: export.json's (its last lines read, or
+        the parsed file), those already in the next export.json (read back, then that file is rebuilt)
+        or the tail."""
         if not records:
             return 0
         spooled = self._next.added_records() if self._next is not None else []
-        base = self._base()
+        base = self._base_from(min(r["id"] for r in records))
         for record in records:
             part, index = _locate((base, spooled, self._tail), record["id"])
             if part is None:
@@ -616,11 +710,16 @@ class ExportStore:
         facts = self._facts
         if not facts.messages_total:
             return
-        if self._trusted and facts.ours and not self._export_dirty and not self._updated \
-                and facts.sha256 is not None:
-            span = message_span(self.export_json)
-            if span is not None:
+        span = self._lines_readable()
+        if span is not None and facts.sha256 is not None:
+            if not self._updated:
                 nxt.keep(*span, facts.messages_total, facts.sha256)
+                return
+            if self._newest is not None:  # only its last lines were replaced: the others copied as bytes
+                offset, _, newest = self._newest
+                nxt.keep(span[0], max(span[0], offset - len(LINE_SEPARATOR)), facts.messages_total - len(newest),
+                         facts.sha256)
+                nxt.keep_encoded([encode_message(m) for m in newest])
                 return
         nxt.keep_encoded([encode_message(m) for m in self._base()])
 
@@ -695,7 +794,7 @@ class ExportStore:
                                   ours=True)
         self._written = (span, nxt.added)
         self._tail, self._added, self._added_media, self._added_top = [], 0, 0, 0
-        self._updated, self._update_media = False, 0
+        self._updated, self._update_media, self._newest = False, 0, None
         self._loaded = None  # export.json is trusted by hash: parsed again only if asked for
         self._export_dirty, self._trusted = False, True
 

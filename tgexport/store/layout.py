@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - CPython always has it
 _EMPTY = b'\n  "messages": [],\n'
 _OPEN = b'\n  "messages": [\n    '
 _CLOSE = b'\n  ],\n  "export_date": '
-_SEP = b",\n    "
+_SEP = LINE_SEPARATOR = b",\n    "  # between two message lines
 
 
 def _not_serializable(value: Any) -> None:
@@ -122,6 +122,25 @@ def read_span(path: Path, start: int, end: int, sha256: str) -> Iterator[bytes]:
             at += len(chunk)
     if digest.hexdigest() != sha256:
         raise DataFormatError(f"{path} changed while this run was going; refusing to overwrite it")
+
+
+def lines_backwards(path: Path, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, bytes) of each message line in [start, end) of an export.json in this layout,
+    the last line first, read from the end in chunks (memory ∝ the lines taken, not the file)."""
+    with open(path, "rb") as handle:
+        pos, buf = end, b""
+        while pos > start:
+            size = min(_CHUNK, pos - start)
+            pos -= size
+            handle.seek(pos)
+            buf = handle.read(size) + buf
+            stop = len(buf)
+            while (cut := buf.rfind(_SEP, 0, stop)) >= 0:
+                yield pos + cut + len(_SEP), buf[cut + len(_SEP):stop]
+                stop = cut
+            buf = buf[:stop]
+        if buf:
+            yield start, buf
 
 
 class RecordLines:

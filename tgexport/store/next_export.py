@@ -55,8 +55,9 @@ class NextExport:
         """Copy the current export.json's message lines (bytes [start, end), `count` of them) as they
         are; DataFormatError when the file no longer has `sha256`."""
         self._source = _identity(self.path)
-        self._put(line_prefix(first=not self.count))
-        for chunk in read_span(self.path, start, end, sha256):
+        if count:
+            self._put(line_prefix(first=not self.count))
+        for chunk in read_span(self.path, start, end, sha256):  # also with no line: the file is checked
             self._put(chunk)
         self.count += count
 

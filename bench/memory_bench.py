@@ -1,4 +1,6 @@
-"""Flat memory (issue 14): peak RSS of a first export at 100,000 and 1,000,000 messages.
+"""Flat memory (issue 14): peak RSS of a first export at 100,000 and 1,000,000 messages, and of the
+later runs on that export (unchanged, `--refresh-recent 100`, the first `--comments` run (100,000 only:
+one thread per second post), `--refresh-recent 100 --comments` after it).
 
 Each size is its own server process (a channel shaped like @bench_history, bench/export_bench.py's
 `_channel`) and one parser run through bench/run_parser.py (peak RSS (`VmHWM`) at exit, imports included),
@@ -7,7 +9,7 @@ it is skipped with `--no-million`; every run writes bench/results/memory.json, t
 BENCHMARKS.md shows (`python bench/report.py --write` renders it with the rest).
 
 Usage: python bench/memory_bench.py [--no-million] [--sizes 100000 1000000]
-Targets: 1,000,000 peaks at ≤ 150 MB; 1,000,000 − 100,000 ≤ 20 MB.
+Targets: 1,000,000 peaks at ≤ 150 MB; 1,000,000 − 100,000 ≤ 20 MB; every later run ≤ 150 MB.
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ SMALL, MILLION = 100_000, 1_000_000
 PEAK_LIMIT_MB = 150
 GROWTH_LIMIT_MB = 20
 RESULTS = BENCH_DIR / "results" / "memory.json"
+# Later runs on the first export, in this order (each starts from the export the one before left).
+LATER_RUNS = (("unchanged", ()), ("refresh", ("--refresh-recent", "100")), ("comments", ("--comments",)),
+              ("refresh + comments", ("--refresh-recent", "100", "--comments")))
 
 
 def measure(count: int, root: Path) -> dict[str, Any]:
@@ -41,14 +46,18 @@ def measure(count: int, root: Path) -> dict[str, Any]:
     started = time.perf_counter()
     with serve(root, scenario=scenario, request_log=log) as server:
         server_seconds = time.perf_counter() - started
-        run = export_bench.Bench(server, RequestCounter(log)).parser(root / f"run-{count}",
-                                                                     export_bench.memory_channel(count))
+        bench = export_bench.Bench(server, RequestCounter(log))
+        channel, run_dir = export_bench.memory_channel(count), root / f"run-{count}"
+        run = bench.parser(run_dir, channel)
+        if run.new_messages != count:
+            raise RuntimeError(f"full export of {count}: {run.new_messages} messages exported")
+        later = {name: bench.parser(run_dir, channel, *extra, session=False)
+                 for name, extra in LATER_RUNS if count <= SMALL or "--comments" not in extra}
     shutil.rmtree(root, ignore_errors=True)
-    if run.new_messages != count:
-        raise RuntimeError(f"full export of {count}: {run.new_messages} messages exported")
     return {"maxrss_mb": run.maxrss_kb / 1000, "seconds": run.seconds, "server_start_seconds": server_seconds,
             "file_bytes": run.file_bytes, "export_json_bytes": run.export_json_bytes,
-            "stdout_bytes": run.stdout_bytes, "get_history": run.get_history}
+            "stdout_bytes": run.stdout_bytes, "get_history": run.get_history,
+            "later": {name: {"maxrss_mb": r.maxrss_kb / 1000, "seconds": r.seconds} for name, r in later.items()}}
 
 
 def run(counts: list[int]) -> dict[str, Any]:
@@ -79,6 +88,14 @@ def table(result: dict[str, Any]) -> str:
         ratio = (r["file_bytes"] or 0) / r["export_json_bytes"] if r["export_json_bytes"] else 0.0
         lines.append(f"| {int(key):,} | {r['maxrss_mb']:.0f} MB | {r['seconds']:.1f} s | {ratio:.2f} "
                      f"({r['export_json_bytes'] / 1e6:.0f} MB) | {r['get_history']} |")
+    later = [(int(key), name, value) for key in sorted(runs, key=int) for name, value in runs[key].get("later", {}).items()]
+    if later:
+        names = dict(LATER_RUNS)
+        lines += ["", "Later runs on the same export (peak RSS ≤ 150 MB each):", "",
+                  "| messages | run | peak RSS | wall | met |", "|---|---|---|---|---|"]
+        lines += [f"| {count:,} | {name} (`{' '.join(('parse', *names.get(name, ())))}`) | {v['maxrss_mb']:.0f} MB | "
+                  f"{v['seconds']:.2f} s | {'✔' if v['maxrss_mb'] <= PEAK_LIMIT_MB else '✘'} |"
+                  for count, name, v in later]
     return "\n".join(lines)
 
 

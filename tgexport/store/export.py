@@ -523,9 +523,7 @@ class ExportStore:
             return self._base()
         offset, floor, records = span[1], 0, []
         for at, line in lines_backwards(self.export_json, *span):
-            record = parse_json_bytes(self.export_json, line)
-            if not isinstance(record, dict) or type(record.get("id")) is not int:
-                raise DataFormatError(f"{self.export_json}: a message line is not a message; refusing to continue")
+            record = self._line_record(line)
             if record["id"] < min_id and len(records) >= count:
                 floor = record["id"] + 1
                 break
@@ -537,6 +535,13 @@ class ExportStore:
             records = [done.get(r["id"], r) for r in records]
         self._newest = (offset, floor, records)
         return records
+
+    def _line_record(self, line: bytes) -> dict[str, Any]:
+        """One message line of export.json, parsed; DataFormatError when it is not a message."""
+        record = parse_json_bytes(self.export_json, line)
+        if not isinstance(record, dict) or type(record.get("id")) is not int:
+            raise DataFormatError(f"{self.export_json}: a message line is not a message; refusing to continue")
+        return record
 
     def recent(self, count: int) -> list[dict[str, Any]]:
         """The `count` newest records, ascending (export.json's read from its end when not held)."""
@@ -571,7 +576,7 @@ class ExportStore:
         """export.json's records from the first with id >= `min_id` on, parsed one line at a time."""
         first = span[1]
         for at, line in lines_backwards(self.export_json, *span):
-            if parse_json_bytes(self.export_json, line)["id"] < min_id:
+            if self._line_record(line)["id"] < min_id:
                 break
             first = at
         lines = RecordLines(self.export_json, first, span[1], 0)

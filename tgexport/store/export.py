@@ -491,8 +491,12 @@ class ExportStore:
     def messages(self) -> list[dict[str, Any]]:
         """All messages, ascending, as a new list: export.json's, then the appended ones (read back from
         the next export.json being written). A full view in memory, never used by a run's path."""
-        spooled = self._next.added_records() if self._next is not None else []
+        spooled = self._spooled()
         return [*self._base(), *spooled, *self._tail]
+
+    def _spooled(self) -> list[dict[str, Any]]:
+        """The records already in the next export.json, read back from it ([] when none is open)."""
+        return self._next.added_records() if self._next is not None else []
 
     def _base(self) -> list[dict[str, Any]]:
         """export.json's messages (parsed on first use when it was trusted by hash)."""
@@ -547,7 +551,7 @@ class ExportStore:
         """The `count` newest records, ascending (export.json's read from its end when not held)."""
         if count <= 0:
             return []
-        newer = [*(self._next.added_records() if self._next is not None else []), *self._tail]
+        newer = [*self._spooled(), *self._tail]
         if len(newer) >= count:
             return newer[-count:]
         base = self._base_from(self._facts.max_id + 1, count - len(newer))
@@ -569,7 +573,7 @@ class ExportStore:
         for record in base:
             if record["id"] >= min_id:
                 yield done.get(record["id"], record)
-        yield from (r for r in (self._next.added_records() if self._next is not None else []) if r["id"] >= min_id)
+        yield from (r for r in self._spooled() if r["id"] >= min_id)
         yield from (r for r in self._tail if r["id"] >= min_id)
 
     def _lines_from(self, span: tuple[int, int], min_id: int) -> Iterator[dict[str, Any]]:
@@ -613,7 +617,7 @@ class ExportStore:
         or the tail."""
         if not records:
             return 0
-        spooled = self._next.added_records() if self._next is not None else []
+        spooled = self._spooled()
         base = self._base_from(min(r["id"] for r in records))
         for record in records:
             part, index = _locate((base, spooled, self._tail), record["id"])
